@@ -1,0 +1,5 @@
+"""Callbacks: validation panels."""
+
+from ganlab.callbacks.panels import ValidationPanels
+
+__all__ = ["ValidationPanels"]

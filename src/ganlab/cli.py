@@ -1,0 +1,221 @@
+"""The ``ganlab`` command line: train, validate, config show/validate/reference.
+
+Exit codes: 0 success, 2 usage or input error (config, data, checkpoint), 1 other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ganlab import __version__
+from ganlab.config.load import dump_config, load_config
+from ganlab.errors import UserInputError
+
+log = logging.getLogger("ganlab")
+
+DEFAULT_REFERENCE = Path("docs/configuration.md")
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument(
+        "--config", "-c", required=required, help="YAML config file", metavar="FILE"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set Training.precision=bf16 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="ganlab",
+        description="Train and evaluate GAN super-resolution models from one YAML file.",
+    )
+    parser.add_argument("--version", action="version", version=f"ganlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser(
+        "train", help="train a model", description="Train a model from a config."
+    )
+    _add_config_arguments(train, required=True)
+    train.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="folder for checkpoints, logs and panels (default: runs/<config>-<time>)",
+    )
+
+    validate = sub.add_parser(
+        "validate",
+        help="evaluate a checkpoint on the validation set",
+        description="Compute PSNR/SSIM of SR and of bicubic upsampling on the validation set.",
+    )
+    _add_config_arguments(validate, required=True)
+    validate.add_argument(
+        "--checkpoint", required=True, metavar="CKPT", help="Lightning .ckpt file"
+    )
+    validate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    config = sub.add_parser("config", help="inspect configs", description="Inspect configurations.")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    show = config_sub.add_parser(
+        "show", help="print the effective config as YAML", description="Print the effective config."
+    )
+    _add_config_arguments(show, required=False)
+    check = config_sub.add_parser(
+        "validate",
+        help="check a config file",
+        description="Check a config file; exit 2 if invalid.",
+    )
+    check.add_argument("file", help="YAML config file")
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override")
+    reference = config_sub.add_parser(
+        "reference",
+        help="write the configuration reference",
+        description="Write the Markdown configuration reference generated from the schema.",
+    )
+    reference.add_argument(
+        "--output",
+        "-o",
+        default=str(DEFAULT_REFERENCE),
+        help=f"file (default: {DEFAULT_REFERENCE})",
+    )
+    return parser
+
+
+def _format_metrics(metrics: dict[str, float], count: int) -> str:
+    gain = metrics["psnr"] - metrics["psnr_bicubic"]
+    return (
+        f"Validation on {count} images: PSNR SR {metrics['psnr']:.2f} dB vs bicubic "
+        f"{metrics['psnr_bicubic']:.2f} dB ({gain:+.2f} dB); SSIM SR {metrics['ssim']:.4f} vs "
+        f"bicubic {metrics['ssim_bicubic']:.4f}"
+    )
+
+
+def _metrics_from(results: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    values = results[0]
+    return {
+        name: float(values[f"val/{name}"])
+        for name in ("psnr", "ssim", "psnr_bicubic", "ssim_bicubic")
+    }
+
+
+def command_train(args: argparse.Namespace) -> int:
+    """``ganlab train``."""
+    from ganlab._lightning import pl
+    from ganlab.data.datamodule import SRDataModule
+    from ganlab.engine import SRGANModule
+    from ganlab.trainer import build_trainer, default_run_dir, prepare_run_dir
+
+    config = load_config(args.config, args.set)
+    datamodule = SRDataModule(config)
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(args.config)
+    print(f"Run folder: {run_dir}", flush=True)
+    prepare_run_dir(config, run_dir)
+    pl.seed_everything(config.Training.seed, workers=True)
+    module = SRGANModule(config)
+    trainer = build_trainer(config, run_dir)
+    trainer.fit(module, datamodule=datamodule)
+    results = trainer.validate(module, datamodule=datamodule, verbose=False)
+    print(_format_metrics(_metrics_from(results), len(datamodule.val_set)))
+    checkpoint = trainer.checkpoint_callback
+    if checkpoint is not None:
+        best = getattr(checkpoint, "best_model_path", "") or "none"
+        last = getattr(checkpoint, "last_model_path", "") or "none"
+        print(f"Checkpoints: best {best}; last {last}")
+    for logger in trainer.loggers:
+        print(f"Logs: {logger.log_dir}")
+    panels = sorted((run_dir / "panels").glob("*.png"))
+    if panels:
+        print(f"Panels: {panels[-1]}")
+    return 0
+
+
+def command_validate(args: argparse.Namespace) -> int:
+    """``ganlab validate``."""
+    from ganlab._lightning import pl
+    from ganlab.data.datamodule import SRDataModule
+    from ganlab.engine import SRGANModule
+    from ganlab.engine.checkpoint import load_weights
+
+    config = load_config(args.config, args.set)
+    datamodule = SRDataModule(config)
+    module = SRGANModule(config)
+    load_weights(module, args.checkpoint)
+    trainer = pl.Trainer(
+        accelerator=config.Trainer.get("accelerator", "auto"),
+        devices=1,
+        precision=config.Training.lightning_precision,  # type: ignore[arg-type]
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    metrics = _metrics_from(trainer.validate(module, datamodule=datamodule, verbose=False))
+    count = len(datamodule.val_set)
+    if args.json:
+        print(json.dumps({**metrics, "num_images": count, "checkpoint": str(args.checkpoint)}))
+    else:
+        print(_format_metrics(metrics, count))
+    return 0
+
+
+def command_config(args: argparse.Namespace) -> int:
+    """``ganlab config show | validate | reference``."""
+    if args.config_command == "show":
+        print(dump_config(load_config(args.config, args.set)), end="")
+    elif args.config_command == "validate":
+        load_config(args.file, args.set)
+        print(f"{args.file}: valid")
+    else:
+        from ganlab.config.reference import render_reference
+
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(render_reference(), encoding="utf-8")
+        print(f"wrote {output}")
+    return 0
+
+
+COMMANDS = {"train": command_train, "validate": command_validate, "config": command_config}
+
+
+def _configure_logging() -> None:
+    """Show the package's INFO messages on stderr (Lightning configures its own logger)."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ganlab`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging()
+    try:
+        return COMMANDS[args.command](args)
+    except UserInputError as exc:
+        print(f"ganlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganlab: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("ganlab: failed (see the traceback above)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data: readers, datasets, paired transforms, normalisers and the data module."""

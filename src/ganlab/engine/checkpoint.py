@@ -1,0 +1,70 @@
+"""Reading weights from Lightning checkpoints with precise errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganlab._lightning import pl
+from ganlab.errors import CheckpointError
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint file safely (``weights_only=True``) onto the CPU.
+
+    Raises:
+        CheckpointError: Missing file, unreadable/corrupt file, or no ``state_dict`` in it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
+            "is it a complete Lightning .ckpt file?"
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(
+            f"checkpoint {path} holds no 'state_dict'; expected a Lightning .ckpt"
+        )
+    return checkpoint
+
+
+def load_weights(module: pl.LightningModule, path: str | Path) -> dict[str, Any]:
+    """Load the ``state_dict`` of the checkpoint at ``path`` into ``module`` (strictly).
+
+    Returns:
+        The whole checkpoint mapping (for callers that need more than the weights).
+
+    Raises:
+        CheckpointError: Keys or shapes do not match; the message names the layers.
+    """
+    checkpoint = read_checkpoint(path)
+    state = checkpoint["state_dict"]
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = [
+        f"{key}: checkpoint {tuple(state[key].shape)} vs model {tuple(own[key].shape)}"
+        for key in sorted(set(own) & set(state))
+        if tuple(state[key].shape) != tuple(own[key].shape)
+    ]
+    if missing or unexpected or mismatched:
+        problems = []
+        if missing:
+            problems.append(f"missing in checkpoint: {', '.join(missing[:10])}")
+        if unexpected:
+            problems.append(f"not in the model: {', '.join(unexpected[:10])}")
+        if mismatched:
+            problems.append(f"shape mismatch: {'; '.join(mismatched[:10])}")
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the configured model ({' | '.join(problems)}); "
+            "use the config the checkpoint was trained with"
+        )
+    module.load_state_dict(state)
+    module.on_load_checkpoint(checkpoint)
+    return checkpoint

@@ -1,0 +1,21 @@
+"""Exception types shared by the package.
+
+User-input errors (config, data files, checkpoints, CLI arguments) derive from
+``UserInputError``; the CLI reports them without a traceback and exits with code 2.
+"""
+
+
+class UserInputError(Exception):
+    """Bad input from the user: the message names the offending thing and the fix."""
+
+
+class ConfigError(UserInputError):
+    """A configuration file, key or value is invalid."""
+
+
+class DataError(UserInputError):
+    """A data folder or data file cannot be used."""
+
+
+class CheckpointError(UserInputError):
+    """A checkpoint file is missing, unreadable or does not fit the configured model."""

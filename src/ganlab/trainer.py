@@ -1,0 +1,124 @@
+"""Config -> Lightning ``Trainer``: loggers, callbacks, precision and the passthrough block.
+
+Precedence: values in the ``Trainer:`` block are passed to Lightning as given; arguments the
+product manages itself (callbacks, logger, default_root_dir, precision) are refused there by
+the schema, and ``gradient_clip_val``/``gradient_clip_algorithm`` are applied by the module
+(Lightning's manual optimisation rejects them).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from ganlab._lightning import pl
+from ganlab.callbacks import ValidationPanels
+from ganlab.config.load import dump_config
+from ganlab.config.schema import Config
+from ganlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MODULE_APPLIED_ARGUMENTS = ("gradient_clip_val", "gradient_clip_algorithm")
+
+
+def default_run_dir(config_path: str | Path | None, root: str | Path = "runs") -> Path:
+    """``runs/<config name>-<YYYYmmdd-HHMMSS>``."""
+    stem = Path(config_path).stem if config_path else "run"
+    return Path(root) / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def build_loggers(config: Config, run_dir: Path) -> list[Logger]:
+    """The loggers named in ``Logging.logger``, writing under ``run_dir/logs``."""
+    loggers: list[Logger] = []
+    for name in config.Logging.logger_names:
+        if name == "csv":
+            loggers.append(CSVLogger(save_dir=str(run_dir), name="logs", version="csv"))
+        elif name == "tensorboard":
+            try:
+                import tensorboard  # noqa: F401
+            except ImportError:
+                raise ConfigError(
+                    "Logging.logger: tensorboard needs the tensorboard package; "
+                    "pip install 'opensr-gan-lab[tensorboard]' or use csv"
+                ) from None
+            loggers.append(
+                TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tensorboard")
+            )
+    return loggers
+
+
+def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
+    """Checkpointing and validation panels."""
+    ckpt = config.Callbacks.checkpoint
+    callbacks: list[pl.Callback] = [
+        ModelCheckpoint(
+            dirpath=str(run_dir / "checkpoints"),
+            filename=ckpt.filename,
+            monitor=ckpt.monitor,
+            mode=ckpt.mode,
+            save_top_k=ckpt.save_top_k,
+            save_last=ckpt.save_last,
+            auto_insert_metric_name=False,
+        )
+    ]
+    if config.Logging.num_val_images > 0:
+        callbacks.append(
+            ValidationPanels(
+                run_dir / "panels", config.Logging.num_val_images, config.Logging.display_bands
+            )
+        )
+    return callbacks
+
+
+def trainer_kwargs(config: Config) -> dict[str, Any]:
+    """The ``Trainer:`` block minus what the module applies itself, with checks."""
+    kwargs = {k: v for k, v in config.Trainer.items() if k not in MODULE_APPLIED_ARGUMENTS}
+    accumulate = kwargs.pop("accumulate_grad_batches", 1)
+    if accumulate not in (1, None):
+        raise ConfigError(
+            f"Trainer.accumulate_grad_batches={accumulate}: gradient accumulation is not "
+            "supported yet with the alternating (manual) optimisation; raise Data.batch_size "
+            "instead"
+        )
+    algorithm = config.Trainer.get("gradient_clip_algorithm")
+    if algorithm not in (None, "norm", "value"):
+        raise ConfigError(
+            f"Trainer.gradient_clip_algorithm={algorithm!r}: expected 'norm' or 'value'"
+        )
+    return kwargs
+
+
+def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
+    """A Lightning ``Trainer`` for ``config`` writing into ``run_dir``.
+
+    Args:
+        config: The validated config.
+        run_dir: Run folder (checkpoints, logs, panels).
+        **extra: Trainer arguments that win over the config (used by tests and the CLI).
+    """
+    kwargs = trainer_kwargs(config)
+    kwargs.update(extra)
+    precision = config.Training.lightning_precision
+    accelerator = kwargs.get("accelerator", "auto")
+    if precision == "16-mixed" and accelerator == "cpu":
+        log.info("Training.precision=16-mixed on CPU: Lightning uses bfloat16 autocast instead")
+    return pl.Trainer(
+        default_root_dir=str(run_dir),
+        precision=precision,  # type: ignore[arg-type]
+        logger=build_loggers(config, run_dir) or False,
+        callbacks=build_callbacks(config, run_dir),
+        **kwargs,
+    )
+
+
+def prepare_run_dir(config: Config, run_dir: Path) -> Path:
+    """Create the run folder and write the effective config to ``config.yaml`` in it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
+    return run_dir

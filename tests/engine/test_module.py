@@ -1,0 +1,152 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganlab._lightning import pl
+from ganlab.data.datamodule import SRDataModule
+from ganlab.engine import SRGANModule
+from ganlab.engine.checkpoint import load_weights
+from ganlab.errors import CheckpointError
+from ganlab.trainer import build_trainer
+
+
+def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> bool:
+    return any(not torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def _fit(config, tmp_path: Path, batches: int, module: SRGANModule | None = None, **kwargs):
+    pl.seed_everything(0)
+    module = module or SRGANModule(config)
+    trainer = build_trainer(
+        config, tmp_path, max_epochs=1, limit_train_batches=batches, limit_val_batches=0, **kwargs
+    )
+    trainer.fit(module, datamodule=SRDataModule(config))
+    return module, trainer
+
+
+def test_pretraining_changes_generator_only(make_config, tmp_path: Path) -> None:
+    config = make_config("Training.g_pretrain_steps=10")
+    module = SRGANModule(config)
+    g_before, d_before = _snapshot(module.generator), _snapshot(module.discriminator)
+    _fit(config, tmp_path, 3, module)
+    assert module.step_count == 3
+    assert _changed(g_before, module.generator)
+    assert not _changed(d_before, module.discriminator)
+    assert not module.adversarial_active
+
+
+def test_adversarial_phase_updates_discriminator(make_config, tmp_path: Path) -> None:
+    config = make_config("Training.g_pretrain_steps=1")
+    module = SRGANModule(config)
+    d_before = _snapshot(module.discriminator)
+    _fit(config, tmp_path, 3, module)
+    assert module.adversarial_active and _changed(d_before, module.discriminator)
+
+
+class _DiscriminatorWatch(pl.Callback):
+    """Records the batches in which discriminator parameters (not BN buffers) changed."""
+
+    def __init__(self) -> None:
+        self.changed_at: list[int] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.before = [p.detach().clone() for p in pl_module.discriminator.parameters()]
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        after = list(pl_module.discriminator.parameters())
+        if any(not torch.equal(a, b) for a, b in zip(self.before, after, strict=True)):
+            self.changed_at.append(batch_idx)
+
+
+def test_discriminator_cadence(make_config, tmp_path: Path) -> None:
+    config = make_config("Training.g_pretrain_steps=2", "Training.d_update_interval=3")
+    module = SRGANModule(config)
+    assert [module.discriminator_due(s) for s in range(9)] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
+    watch = _DiscriminatorWatch()
+    pl.seed_everything(0)
+    trainer = build_trainer(
+        config, tmp_path, max_epochs=1, limit_train_batches=9, limit_val_batches=0
+    )
+    trainer.callbacks.append(watch)
+    trainer.fit(module, datamodule=SRDataModule(config))
+    assert watch.changed_at == [2, 5, 8]
+
+
+def test_adversarial_weight_ramp(make_config) -> None:
+    module = SRGANModule(
+        make_config(
+            "Training.g_pretrain_steps=10",
+            "Training.adv_loss_ramp_steps=4",
+            "Training.Losses.adv_loss_beta=0.01",
+        )
+    )
+    weights = [module.adversarial_weight(s) for s in (0, 9, 10, 11, 12, 13, 20)]
+    assert weights == pytest.approx([0, 0, 0.0025, 0.005, 0.0075, 0.01, 0.01])
+    module = SRGANModule(
+        make_config("Training.pretrain_g_only=false", "Training.g_pretrain_steps=10")
+    )
+    assert module.adversarial_active and module.adversarial_weight(0) == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16"])
+def test_gradient_clipping_in_manual_mode(make_config, tmp_path: Path, precision: str) -> None:
+    norms: list[float] = []
+
+    class Recording(SRGANModule):
+        def on_before_optimizer_step(self, optimizer) -> None:
+            super().on_before_optimizer_step(optimizer)
+            grads = [
+                p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None
+            ]
+            norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+
+    config = make_config(
+        "Training.g_pretrain_steps=1",
+        "Trainer.gradient_clip_val=0.01",
+        f"Training.precision={precision}",
+    )
+    _fit(config, tmp_path, 3, Recording(config))
+    assert len(norms) == 5  # 3 generator + 2 discriminator steps
+    assert max(norms) <= 0.01 * 1.01
+
+
+def test_checkpoint_round_trip_restores_counter(make_config, tmp_path: Path) -> None:
+    config = make_config("Training.g_pretrain_steps=1")
+    module, trainer = _fit(config, tmp_path, 2)
+    path = tmp_path / "manual.ckpt"
+    trainer.save_checkpoint(path)
+    fresh = SRGANModule(config)
+    load_weights(fresh, path)
+    assert fresh.step_count == 2
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, fresh.state_dict()[key])
+
+
+def test_checkpoint_errors(make_config, tmp_path: Path) -> None:
+    module = SRGANModule(make_config())
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_weights(module, tmp_path / "none.ckpt")
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=r"corrupt\.ckpt cannot be read"):
+        load_weights(module, corrupt)
+    other = SRGANModule(make_config("Generator.n_channels=16"))
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": other.state_dict()}, path)
+    with pytest.raises(CheckpointError, match=r"shape mismatch: generator\.head\.0\.weight"):
+        load_weights(module, path)
