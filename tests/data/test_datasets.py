@@ -87,8 +87,10 @@ def test_band_mismatch_and_nan_name_the_file(image_folder: Path, tmp_path: Path)
     np.save(bad, array)
     with pytest.raises(DataError, match=r"nan\.npy: contains NaN"):
         DegradedDataset([bad], 4, 4, train=False, hr_patch_size=None)[0]
-    with pytest.raises(DataError, match=r"nan\.npy: .*smaller than the crop"):
-        DegradedDataset([bad], 4, 4, train=True, hr_patch_size=32)[0]
+    small = tmp_path / "small.npy"
+    np.save(small, np.ones((4, 16, 16), dtype=np.float32))
+    with pytest.raises(DataError, match=r"small\.npy: .*smaller than the crop"):
+        DegradedDataset([small], 4, 4, train=True, hr_patch_size=32)[0]
 
 
 def test_collate_keeps_meta_as_lists(image_folder: Path) -> None:

@@ -64,7 +64,9 @@ class _DiscriminatorWatch(pl.Callback):
 
 
 def test_discriminator_cadence(make_config, tmp_path: Path) -> None:
-    config = make_config("Training.g_pretrain_steps=2", "Training.d_update_interval=3")
+    config = make_config(
+        "Training.g_pretrain_steps=2", "Training.d_update_interval=3", "Data.repeats=4"
+    )
     module = SRGANModule(config)
     assert [module.discriminator_due(s) for s in range(9)] == [
         False,
@@ -145,8 +147,12 @@ def test_checkpoint_errors(make_config, tmp_path: Path) -> None:
     corrupt.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match=r"corrupt\.ckpt cannot be read"):
         load_weights(module, corrupt)
-    other = SRGANModule(make_config("Generator.n_channels=16"))
+    other = SRGANModule(make_config("Generator.large_kernel_size=5"))
     path = tmp_path / "other.ckpt"
     torch.save({"state_dict": other.state_dict()}, path)
-    with pytest.raises(CheckpointError, match=r"shape mismatch: generator\.head\.0\.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"shape mismatch: generator\.head\.0\.weight: "
+        r"checkpoint \(8, 3, 5, 5\) vs model \(8, 3, 9, 9\)",
+    ):
         load_weights(module, path)

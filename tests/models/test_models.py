@@ -12,7 +12,9 @@ from ganlab.registry import Registry
 @pytest.mark.parametrize("bands", [1, 3, 4, 13])
 @pytest.mark.parametrize("scale", [2, 3, 4, 8])
 def test_generator_shapes_and_gradients(bands: int, scale: int) -> None:
-    generator = SRResNet(bands, bands, scale, n_channels=8, n_blocks=2, block_type="standard")
+    generator = SRResNet(
+        bands, bands, scale, n_channels=8, n_blocks=2, block_type="standard", zero_init_last=False
+    )
     lr = torch.rand(2, bands, 6, 7)
     sr = generator(lr)
     assert sr.shape == (2, bands, 6 * scale, 7 * scale)
@@ -29,6 +31,12 @@ def test_generator_without_skip_can_change_band_count() -> None:
     assert generator(torch.rand(1, 4, 8, 8)).shape == (1, 13, 16, 16)
     with pytest.raises(ValueError, match="in_bands == out_bands"):
         SRResNet(4, 13, 2, global_skip="bicubic")
+
+
+def test_zero_initialised_tail_still_learns() -> None:
+    generator = SRResNet(3, 3, 2, n_channels=8, n_blocks=1)
+    generator(torch.rand(1, 3, 8, 8)).square().mean().backward()
+    assert generator.tail.weight.grad is not None and generator.tail.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("skip", ["bicubic", "nearest"])

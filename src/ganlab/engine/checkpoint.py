@@ -54,13 +54,16 @@ def load_weights(module: pl.LightningModule, path: str | Path) -> dict[str, Any]
         if tuple(state[key].shape) != tuple(own[key].shape)
     ]
     if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f"missing in checkpoint: {', '.join(missing[:10])}")
-        if unexpected:
-            problems.append(f"not in the model: {', '.join(unexpected[:10])}")
-        if mismatched:
-            problems.append(f"shape mismatch: {'; '.join(mismatched[:10])}")
+        problems = [
+            f"{label}: {'; '.join(items[:10])}"
+            + (f" (+{len(items) - 10} more)" if len(items) > 10 else "")
+            for label, items in (
+                ("missing in checkpoint", missing),
+                ("not in the model", unexpected),
+                ("shape mismatch", mismatched),
+            )
+            if items
+        ]
         raise CheckpointError(
             f"checkpoint {path} does not fit the configured model ({' | '.join(problems)}); "
             "use the config the checkpoint was trained with"
