@@ -1,4 +1,4 @@
-"""The ``ganlab`` command line: train, validate, config show/validate/reference.
+"""The ``ganlab`` command line: train, validate, config show/validate/reference, models list.
 
 Exit codes: 0 success, 2 usage or input error (config, data, checkpoint), 1 other failure.
 """
@@ -88,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         default=str(DEFAULT_REFERENCE),
         help=f"file (default: {DEFAULT_REFERENCE})",
+    )
+
+    models = sub.add_parser(
+        "models", help="inspect the model zoo", description="Inspect the registered models."
+    )
+    models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    models_sub.add_parser(
+        "list",
+        help="list generators and discriminators",
+        description="List the registered generators and discriminators with a description each.",
     )
     return parser
 
@@ -186,7 +196,29 @@ def command_config(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "validate": command_validate, "config": command_config}
+def command_models(args: argparse.Namespace) -> int:
+    """``ganlab models list``."""
+    from ganlab.models import DISCRIMINATORS, GENERATORS
+
+    for title, registry in (
+        ("Generators (Generator.model_type)", GENERATORS),
+        ("Discriminators (Discriminator.model_type)", DISCRIMINATORS),
+    ):
+        entries = registry.describe()
+        width = max(len(name) for name, _ in entries)
+        print(f"{title}:")
+        for name, description in entries:
+            print(f"  {name:<{width}}  {description}")
+    print("Plugins: any `package.module:Name` factory taking the config; see docs/models.md.")
+    return 0
+
+
+COMMANDS = {
+    "train": command_train,
+    "validate": command_validate,
+    "config": command_config,
+    "models": command_models,
+}
 
 
 def _configure_logging() -> None:

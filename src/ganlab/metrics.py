@@ -1,43 +1,113 @@
-"""Validation metrics in physical units, for SR and for the bicubic baseline.
+"""Validation metrics for SR and for the bicubic baseline (torchmetrics, DDP-aware).
 
-Images are denormalised to physical values and divided per band by the normaliser's data range
-(the span that maps to one network unit), so PSNR/SSIM use ``data_range = 1`` per band.
-PSNR is computed per image and band, then averaged; SSIM per image, averaged over bands.
+- PSNR and SSIM use data range 1 on the normalised images: physical values measured in units of
+  each band's normalisation span (for ``percentile``, the ``low``..``high`` span), offset
+  removed. PSNR is computed per image and band, averaged over bands (``psnr``) and also kept per
+  band (``psnr_band<k>``).
+- SAM (radians, bands > 1) and ERGAS (ratio = the scale factor) use denormalised physical values,
+  since both depend on the absolute spectrum and band means.
+- LPIPS (optional) uses three bands of the normalised images, when its network weights are
+  available locally; otherwise it is skipped with one warning.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any, cast
+
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, Metric
 from torchmetrics.functional.image import peak_signal_noise_ratio
-from torchmetrics.image import StructuralSimilarityIndexMeasure
+from torchmetrics.image import (
+    ErrorRelativeGlobalDimensionlessSynthesis,
+    SpectralAngleMapper,
+    StructuralSimilarityIndexMeasure,
+)
+
+log = logging.getLogger(__name__)
+
+
+def build_lpips() -> nn.Module | None:
+    """torchmetrics' LPIPS, or None (with one warning) when it cannot be built offline."""
+    try:
+        from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
+
+        return LearnedPerceptualImagePatchSimilarity(net_type="alex", normalize=True)
+    except Exception as exc:
+        log.warning(
+            "LPIPS is not computed: its network could not be built without downloading "
+            "(%s: %s). Install torchvision and place the AlexNet and LPIPS weights in the torch "
+            "hub cache to enable it.",
+            type(exc).__name__,
+            exc,
+        )
+        return None
 
 
 class ImageQuality(nn.Module):
-    """PSNR and SSIM accumulated over a validation epoch (DDP-aware through torchmetrics)."""
+    """PSNR (mean and per band), SSIM, SAM, ERGAS and optional LPIPS over a validation epoch.
 
-    def __init__(self) -> None:
+    Args:
+        bands: Band count of the images.
+        scale: Super-resolution factor (the ERGAS ratio).
+        lpips: Also compute LPIPS when possible.
+    """
+
+    psnr: MeanMetric
+    ssim: StructuralSimilarityIndexMeasure
+    sam: SpectralAngleMapper | None
+    ergas: ErrorRelativeGlobalDimensionlessSynthesis
+    lpips: Any
+
+    def __init__(self, bands: int, scale: int, lpips: bool = False) -> None:
         super().__init__()
+        self.bands = bands
         self.psnr = MeanMetric()
+        self.psnr_bands = nn.ModuleList(MeanMetric() for _ in range(bands))
         self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
+        self.sam = SpectralAngleMapper() if bands > 1 else None
+        self.ergas = ErrorRelativeGlobalDimensionlessSynthesis(ratio=scale)
+        self.lpips = build_lpips() if lpips else None
 
-    def update(self, prediction: torch.Tensor, target: torch.Tensor) -> None:
-        """Add a batch; both ``[B, C, H, W]`` already divided by the per-band data range."""
+    def update(
+        self,
+        prediction: torch.Tensor,
+        target: torch.Tensor,
+        prediction_physical: torch.Tensor,
+        target_physical: torch.Tensor,
+    ) -> None:
+        """Add a batch: normalised ``[B, C, H, W]`` images and the same in physical units."""
         prediction, target = prediction.float(), target.float()
         psnr = peak_signal_noise_ratio(
             prediction, target, data_range=1.0, reduction="none", dim=(2, 3)
         )
         self.psnr.update(psnr.mean(dim=1))
+        for band, metric in enumerate(self.psnr_bands):
+            cast(MeanMetric, metric).update(psnr[:, band])
         self.ssim.update(prediction, target)
+        if self.sam is not None:
+            self.sam.update(prediction_physical.float(), target_physical.float())
+        self.ergas.update(prediction_physical.float(), target_physical.float())
+        if self.lpips is not None:
+            rgb = [0, 1, 2] if self.bands >= 3 else [0, 0, 0]
+            self.lpips.update(prediction[:, rgb].clamp(0, 1), target[:, rgb].clamp(0, 1))
 
     def compute(self) -> dict[str, torch.Tensor]:
-        """``{"psnr": dB, "ssim": 0..1}`` over everything added since the last reset."""
+        """Metric name -> value over everything added since the last reset."""
         ssim = self.ssim.compute()
         assert isinstance(ssim, torch.Tensor)  # a tuple only with return_full_image=True
-        return {"psnr": self.psnr.compute(), "ssim": ssim}
+        values = {"psnr": self.psnr.compute(), "ssim": ssim, "ergas": self.ergas.compute()}
+        for band, metric in enumerate(self.psnr_bands):
+            values[f"psnr_band{band}"] = cast(MeanMetric, metric).compute()
+        if self.sam is not None:
+            values["sam"] = self.sam.compute()
+        if self.lpips is not None:
+            values["lpips"] = self.lpips.compute()
+        return values
 
     def reset(self) -> None:
         """Start a new epoch."""
-        self.psnr.reset()
-        self.ssim.reset()
+        for metric in self.modules():
+            if isinstance(metric, Metric):
+                metric.reset()

@@ -136,13 +136,24 @@ class GeneratorConfig(Section):
     """The super-resolution network."""
 
     model_type: str = Field(
-        "srresnet", description="Registered generator name, or `package.module:Name`."
+        "srresnet",
+        description="Registered generator (srresnet, rcab, rrdb, lka, swinir; `ganlab models "
+        "list` describes them), or `package.module:Name`.",
     )
     scaling_factor: Literal[2, 3, 4, 8] = Field(4, description="Upscaling factor.")
-    n_channels: int = Field(64, ge=1, description="Feature channels in the body.")
-    n_blocks: int = Field(16, ge=1, description="Residual blocks in the body.")
+    n_channels: int = Field(
+        64, ge=1, description="Feature channels in the body (swinir: the embedding width)."
+    )
+    n_blocks: int = Field(
+        16,
+        ge=1,
+        description="Blocks in the body: residual blocks (srresnet, rcab), RRDBs (rrdb), "
+        "attention blocks (lka), transformer layers (swinir).",
+    )
     large_kernel_size: int = Field(9, ge=1, description="Kernel of the first and last conv.")
-    small_kernel_size: int = Field(3, ge=1, description="Kernel inside the residual blocks.")
+    small_kernel_size: int = Field(
+        3, ge=1, description="Kernel of the convs inside the body and the upsampler."
+    )
     block_type: Literal["standard", "res"] = Field(
         "res",
         description="standard: SRGAN blocks with batch norm; res: without normalisation "
@@ -158,6 +169,39 @@ class GeneratorConfig(Section):
         description="Zero-initialise the last conv, so with a global skip the untrained output "
         "equals the interpolated input exactly.",
     )
+    upsampling: Literal["pixelshuffle", "nearest_conv"] = Field(
+        "pixelshuffle",
+        description="pixelshuffle: conv + pixel shuffle (x2 stages, one x3 stage); nearest_conv: "
+        "nearest-neighbour interpolation + conv per stage (no checkerboard artefacts).",
+    )
+    res_scale: float | None = Field(
+        None,
+        gt=0,
+        description="Factor on every residual branch before it is added; null uses the "
+        "family's default (rrdb 0.2, others 1.0). Not used by swinir.",
+    )
+    growth_channels: int = Field(
+        32, ge=1, description="rrdb: channels each conv of a dense block adds."
+    )
+    blocks_per_group: int = Field(
+        4,
+        ge=1,
+        description="rcab, swinir: blocks per residual group (a group ends with a conv and "
+        "has its own skip).",
+    )
+    reduction: int = Field(
+        16, ge=1, description="rcab: channel-attention reduction (hidden = n_channels / reduction)."
+    )
+    window_size: int = Field(
+        8,
+        ge=1,
+        description="swinir: attention window side; inputs of other sizes are padded to a "
+        "multiple of it and cropped back.",
+    )
+    n_heads: int = Field(4, ge=1, description="swinir: attention heads (must divide n_channels).")
+    mlp_ratio: float = Field(
+        2.0, gt=0, description="swinir: hidden width of the MLP as a multiple of n_channels."
+    )
 
     @field_validator("scaling_factor", mode="before")
     @classmethod
@@ -166,40 +210,145 @@ class GeneratorConfig(Section):
             return int(value)
         return value
 
+    @model_validator(mode="after")
+    def _check_family(self) -> GeneratorConfig:
+        if self.model_type == "swinir" and self.n_channels % self.n_heads:
+            raise ValueError(
+                f"swinir: n_heads ({self.n_heads}) must divide n_channels ({self.n_channels})"
+            )
+        return self
+
 
 class DiscriminatorConfig(Section):
     """The network that tells real high-resolution images from generated ones."""
 
     model_type: str = Field(
-        "srgan", description="Registered discriminator name, or `package.module:Name`."
+        "srgan",
+        description="Registered discriminator (srgan, patchgan, unet; `ganlab models list` "
+        "describes them), or `package.module:Name`.",
     )
     n_channels: int = Field(64, ge=1, description="Channels of the first conv layer.")
-    n_blocks: int = Field(
-        8, ge=2, description="Conv layers; channels double every second layer up to max_channels."
+    n_blocks: int | None = Field(
+        None,
+        ge=1,
+        description="Depth; null uses the family's default. srgan: conv layers (default 8; "
+        "channels double and resolution halves every second layer); patchgan: stride-2 layers "
+        "(default 3, the 70x70 PatchGAN); unet: down/up-sampling levels (default 3).",
     )
     max_channels: int = Field(512, ge=1, description="Upper bound on conv channels.")
-    fc_size: int = Field(1024, ge=1, description="Width of the hidden fully connected layer.")
+    fc_size: int = Field(
+        1024, ge=1, description="srgan: width of the hidden fully connected layer."
+    )
+    norm: Literal["batch", "instance", "none"] | None = Field(
+        None,
+        description="Normalisation after the convs (all but the first); null uses the "
+        "family's default (srgan and patchgan batch, unet none).",
+    )
+    spectral_norm: bool | None = Field(
+        None,
+        description="Spectral normalisation of the conv and linear weights (all but the first "
+        "and last layer for unet); null uses the family's default (unet on, others off).",
+    )
 
 
 # ------------------------------------------------------------------------------------ Training
 
 
-class LossesConfig(Section):
-    """Weights of the generator's loss terms."""
+class PerceptualConfig(Section):
+    """VGG19 perceptual loss settings (used when `perceptual_weight` > 0)."""
 
-    l1_weight: float = Field(1.0, ge=0, description="Weight of the L1 content term.")
-    mse_weight: float = Field(0.0, ge=0, description="Weight of the mean squared error term.")
-    adv_loss_type: Literal["vanilla"] = Field(
-        "vanilla", description="Adversarial formulation: vanilla (non-saturating BCE with logits)."
+    weights_path: str | None = Field(
+        None,
+        description="torchvision-layout VGG19 ImageNet weights (vgg19-dcbbb4b3.pth); null looks "
+        "in the torch hub cache (<torch hub dir>/checkpoints/). Never downloaded.",
+    )
+    layers: list[str] = Field(
+        default_factory=lambda: ["relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4"],
+        min_length=1,
+        description="VGG19 layers compared (relu1_1..relu5_4, conv1_1..conv5_4, pool1..pool5).",
+    )
+    layer_weights: list[float] | None = Field(
+        None, description="Weight per layer (same order); null weighs all layers 1."
+    )
+    bands: list[int] | None = Field(
+        None,
+        description="Bands fed to VGG as R, G, B (3 indices, or 1 repeated); null takes bands "
+        "0-2 (band 0 for single-band data).",
+    )
+    criterion: Literal["l1", "mse"] = Field("l1", description="Distance between feature maps.")
+    imagenet_normalize: bool = Field(
+        True, description="Standardise the 0..1 inputs with ImageNet mean/std before VGG."
+    )
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> PerceptualConfig:
+        if self.layer_weights is not None and len(self.layer_weights) != len(self.layers):
+            raise ValueError(
+                f"layer_weights has {len(self.layer_weights)} values for {len(self.layers)} layers"
+            )
+        if self.bands is not None and len(self.bands) not in (1, 3):
+            raise ValueError(f"bands {self.bands}: give 3 band indices (R, G, B) or 1")
+        return self
+
+
+CONTENT_WEIGHT_KEYS = (
+    "l1", "mse", "charbonnier", "ssim", "ms_ssim", "sam", "perceptual", "tv", "fft", "gradient",
+)  # fmt: skip
+
+
+class LossesConfig(Section):
+    """Weights of the generator's loss terms and the adversarial formulation."""
+
+    l1_weight: float = Field(1.0, ge=0, description="L1 (mean absolute error).")
+    mse_weight: float = Field(0.0, ge=0, description="Mean squared error.")
+    charbonnier_weight: float = Field(0.0, ge=0, description="Charbonnier (smooth L1).")
+    charbonnier_eps: float = Field(1e-3, gt=0, description="Charbonnier epsilon.")
+    ssim_weight: float = Field(0.0, ge=0, description="1 - SSIM (all bands, data range 1).")
+    ms_ssim_weight: float = Field(0.0, ge=0, description="1 - multi-scale SSIM.")
+    ssim_window_size: int = Field(11, ge=3, description="SSIM/MS-SSIM Gaussian window side.")
+    ssim_sigma: float = Field(1.5, gt=0, description="SSIM/MS-SSIM Gaussian sigma.")
+    ms_ssim_scales: int = Field(
+        5, ge=1, le=5, description="MS-SSIM scales; crops need window x 2^(scales-1) pixels."
+    )
+    sam_weight: float = Field(
+        0.0, ge=0, description="Spectral angle (radians) between band vectors."
+    )
+    perceptual_weight: float = Field(0.0, ge=0, description="VGG19 feature distance.")
+    perceptual: PerceptualConfig = Field(
+        default_factory=PerceptualConfig, description="Perceptual loss settings."
+    )
+    tv_weight: float = Field(0.0, ge=0, description="Total variation of SR (a smoothness prior).")
+    fft_weight: float = Field(0.0, ge=0, description="L1 between Fourier amplitudes (sharpness).")
+    gradient_weight: float = Field(0.0, ge=0, description="L1 between image gradients.")
+    adv_loss_type: Literal["vanilla", "lsgan", "hinge", "wgan_gp", "relativistic"] = Field(
+        "vanilla",
+        description="Adversarial formulation: vanilla (non-saturating BCE), lsgan, hinge, "
+        "wgan_gp (Wasserstein + gradient penalty), relativistic (relativistic average, ESRGAN).",
     )
     adv_loss_beta: float = Field(
         1e-3, ge=0, description="Final weight of the generator's adversarial term."
     )
+    gp_weight: float = Field(10.0, ge=0, description="wgan_gp: gradient-penalty weight.")
+    r1_weight: float = Field(
+        0.0, ge=0, description="R1 penalty weight gamma on real images (gamma/2 x E|grad D|^2)."
+    )
+    r1_interval: int = Field(
+        1, ge=1, description="Apply R1 every N discriminator updates (scaled by N)."
+    )
+    feature_matching_weight: float = Field(
+        0.0,
+        ge=0,
+        description="L1 between discriminator features of SR and HR, averaged over layers "
+        "(ramped like the adversarial weight).",
+    )
 
     @model_validator(mode="after")
     def _some_content_term(self) -> LossesConfig:
-        if self.l1_weight == 0 and self.mse_weight == 0:
-            raise ValueError("all content weights are 0; set l1_weight or mse_weight above 0")
+        if all(getattr(self, f"{name}_weight") == 0 for name in CONTENT_WEIGHT_KEYS):
+            raise ValueError(
+                "all content weights are 0; set at least one of "
+                + ", ".join(f"{name}_weight" for name in CONTENT_WEIGHT_KEYS)
+            )
         return self
 
 
@@ -238,6 +387,22 @@ class TrainingConfig(Section):
         description="Steps over which the adversarial weight rises linearly from 0 to "
         "`Losses.adv_loss_beta` once the adversarial phase starts.",
     )
+    channels_last: bool = Field(
+        False,
+        description="Store generator and discriminator weights (and activations) in the "
+        "channels-last memory format; often faster for convs on CPUs and tensor-core GPUs.",
+    )
+    compile: bool = Field(
+        False,
+        description="Compile generator and discriminator with `torch.compile` (in place; "
+        "checkpoint keys are unchanged). The first steps are slow while it compiles.",
+    )
+    label_smoothing: float = Field(
+        0.0,
+        ge=0,
+        lt=0.5,
+        description="Real-image target becomes 1 - label_smoothing (vanilla, lsgan, relativistic).",
+    )
     Losses: LossesConfig = Field(default_factory=LossesConfig, description="Loss weights.")
     EMA: EMAConfig = Field(default_factory=EMAConfig, description="Generator EMA.")
 
@@ -245,6 +410,16 @@ class TrainingConfig(Section):
     @classmethod
     def _precision_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _smoothing_fits_formulation(self) -> TrainingConfig:
+        kind = self.Losses.adv_loss_type
+        if self.label_smoothing > 0 and kind in ("hinge", "wgan_gp"):
+            raise ValueError(
+                f"label_smoothing applies to formulations with targets (vanilla, lsgan, "
+                f"relativistic), not to Losses.adv_loss_type={kind}; set it to 0"
+            )
+        return self
 
     @property
     def lightning_precision(self) -> str:
@@ -263,8 +438,49 @@ class OptimizersConfig(Section):
     weight_decay: float = Field(0.0, ge=0, description="Weight decay for both networks.")
 
 
+class ScheduleConfig(Section):
+    """Learning-rate factor over the module's own step counter (one step per batch)."""
+
+    type: Literal["constant", "cosine", "step"] = Field(
+        "constant",
+        description="constant: the base rate; cosine: decays to `min_lr_ratio` x base at "
+        "`total_steps`; step: multiplied by `gamma` every `step_size` steps.",
+    )
+    warmup_steps: int = Field(
+        0, ge=0, description="Steps of linear warm-up from base/warmup_steps to the base rate."
+    )
+    total_steps: int | None = Field(
+        None, gt=0, description="cosine: step at which the decay ends (warm-up included)."
+    )
+    min_lr_ratio: float = Field(
+        0.0, ge=0, le=1, description="cosine: final rate as a fraction of the base rate."
+    )
+    step_size: int | None = Field(None, gt=0, description="step: steps between decays.")
+    gamma: float = Field(0.5, gt=0, le=1, description="step: factor applied at each decay.")
+
+    @model_validator(mode="after")
+    def _check_type_parameters(self) -> ScheduleConfig:
+        if self.type == "cosine" and self.total_steps is None:
+            raise ValueError("type cosine needs `total_steps` (the step where the decay ends)")
+        too_short = self.total_steps is not None and self.total_steps <= self.warmup_steps
+        if self.type == "cosine" and too_short:
+            raise ValueError(
+                f"total_steps ({self.total_steps}) must exceed warmup_steps ({self.warmup_steps})"
+            )
+        if self.type == "step" and self.step_size is None:
+            raise ValueError("type step needs `step_size`")
+        return self
+
+
 class SchedulersConfig(Section):
-    """Learning-rate schedules (keys arrive with the training engine); constant for now."""
+    """Learning-rate schedules of the two networks, stepped once per batch."""
+
+    generator: ScheduleConfig = Field(
+        default_factory=ScheduleConfig, description="Generator schedule."
+    )
+    discriminator: ScheduleConfig = Field(
+        default_factory=ScheduleConfig, description="Discriminator schedule."
+    )
 
 
 class CheckpointConfig(Section):
@@ -300,6 +516,11 @@ class LoggingConfig(Section):
     )
     num_val_images: int = Field(
         4, ge=0, description="Validation samples drawn in each PNG panel; 0 writes no panels."
+    )
+    lpips: bool = Field(
+        False,
+        description="Also compute LPIPS in validation when its weights are available locally "
+        "(needs torchvision); otherwise skipped with one warning.",
     )
     display_bands: list[int] | None = Field(
         None,
@@ -382,6 +603,18 @@ class Config(Section):
             raise ValueError(
                 f"Data.val_patch_size ({self.Data.val_patch_size}) must be a multiple of "
                 f"Generator.scaling_factor ({scale})"
+            )
+        losses = self.Training.Losses
+        needed = 0
+        if losses.ssim_weight > 0:
+            needed = losses.ssim_window_size
+        if losses.ms_ssim_weight > 0:
+            needed = max(needed, losses.ssim_window_size * 2 ** (losses.ms_ssim_scales - 1))
+        if self.Data.hr_patch_size < needed:
+            raise ValueError(
+                f"Data.hr_patch_size ({self.Data.hr_patch_size}) is too small for the SSIM terms "
+                f"of Training.Losses (need >= {needed} pixels); use larger crops, a smaller "
+                "ssim_window_size or fewer ms_ssim_scales"
             )
         norm = self.Data.normalization
         if norm.low is not None and len(norm.low) not in (1, self.Model.in_bands):

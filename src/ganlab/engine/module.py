@@ -9,15 +9,20 @@ import logging
 from typing import Any
 
 import torch
-from torch import nn
 
-from ganlab._lightning import pl
+from ganlab._lightning import pl, rank_zero_info
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
 from ganlab.data.normalizers import build_normalizer
-from ganlab.losses import ADVERSARIAL_LOSSES, ContentLoss
+from ganlab.engine.schedules import lr_factor
+from ganlab.losses import ContentLoss, GANObjective
 from ganlab.metrics import ImageQuality
-from ganlab.models import build_discriminator, build_generator
+from ganlab.models import (
+    build_discriminator,
+    build_generator,
+    prepare_for_training,
+    summarize_models,
+)
 from ganlab.models.generators import interpolate
 
 log = logging.getLogger(__name__)
@@ -53,26 +58,52 @@ class SRGANModule(pl.LightningModule):
     # ------------------------------------------------------------------------- configuration
 
     def configure_models(self) -> None:
-        """Build generator, discriminator and the normaliser."""
-        self.generator = build_generator(self.config)
-        self.discriminator = build_discriminator(self.config)
+        """Build generator, discriminator (channels-last/compiled on request), normaliser."""
+        channels_last = self.config.Training.channels_last
+        compile_model = self.config.Training.compile
+        self.generator = prepare_for_training(
+            build_generator(self.config), channels_last=channels_last, compile=compile_model
+        )
+        self.discriminator = prepare_for_training(
+            build_discriminator(self.config), channels_last=channels_last, compile=compile_model
+        )
         self.normalizer = build_normalizer(self.config.Data.normalization)
+
+    def on_fit_start(self) -> None:
+        """Print a short summary of both networks (parameters, FLOPs at the training crop)."""
+        config = self.config
+        side = config.Data.hr_patch_size // config.Generator.scaling_factor
+        rank_zero_info(
+            summarize_models(
+                self.generator,
+                self.discriminator,
+                (side, side),
+                in_bands=config.Model.in_bands,
+                out_bands=config.Model.output_bands,
+                scale=config.Generator.scaling_factor,
+            )
+        )
 
     def configure_losses(self) -> None:
         """Build the content loss and pick the adversarial formulation."""
-        losses = self.config.Training.Losses
-        self.content_loss = ContentLoss.from_config(losses)
-        self.discriminator_loss, self.generator_adversarial_loss = ADVERSARIAL_LOSSES[
-            losses.adv_loss_type
-        ]
+        training = self.config.Training
+        self.content_loss = ContentLoss.from_config(training.Losses)
+        self.gan_objective = GANObjective(training.Losses, training.label_smoothing)
 
     def configure_metrics(self) -> None:
         """Validation quality of SR and of the bicubic baseline."""
-        self.sr_quality = ImageQuality()
-        self.bicubic_quality = ImageQuality()
+        bands = self.config.Model.output_bands
+        scale = self.config.Generator.scaling_factor
+        lpips = self.config.Logging.lpips
+        self.sr_quality = ImageQuality(bands, scale, lpips)
+        self.bicubic_quality = ImageQuality(bands, scale, lpips)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        """Generator optimiser first, discriminator optimiser second."""
+        """Generator optimiser first, discriminator optimiser second.
+
+        Learning rates follow ``Schedulers``; the module sets them from its own step counter
+        before each step (see :meth:`_apply_schedules`), so no Lightning scheduler is involved.
+        """
         opt = self.config.Optimizers
         optimizer_class = torch.optim.AdamW if opt.optimizer == "adamw" else torch.optim.Adam
         return [
@@ -102,21 +133,24 @@ class SRGANModule(pl.LightningModule):
         training = self.config.Training
         return training.g_pretrain_steps if training.pretrain_g_only else 0
 
-    def adversarial_weight(self, step: int | None = None) -> float:
-        """Weight of the generator's adversarial term at ``step`` (default: the current step).
+    def adversarial_ramp(self, step: int | None = None) -> float:
+        """Fraction 0..1 of the adversarial and feature-matching weights at ``step``.
 
-        0 before the adversarial phase; then rises linearly over ``adv_loss_ramp_steps`` steps to
-        ``Losses.adv_loss_beta`` (reached on the last ramp step).
+        0 before the adversarial phase; then rises linearly over ``adv_loss_ramp_steps`` steps
+        and reaches 1 on the last ramp step (at once when ``adv_loss_ramp_steps`` is 0).
         """
         step = self.step_count if step is None else step
         training = self.config.Training
         into_phase = step - self._adversarial_start()
         if into_phase < 0:
             return 0.0
-        beta = training.Losses.adv_loss_beta
         if training.adv_loss_ramp_steps == 0:
-            return beta
-        return beta * min(1.0, (into_phase + 1) / training.adv_loss_ramp_steps)
+            return 1.0
+        return min(1.0, (into_phase + 1) / training.adv_loss_ramp_steps)
+
+    def adversarial_weight(self, step: int | None = None) -> float:
+        """Weight of the generator's adversarial term at ``step``: ramp x ``adv_loss_beta``."""
+        return self.adversarial_ramp(step) * self.config.Training.Losses.adv_loss_beta
 
     def discriminator_due(self, step: int | None = None) -> bool:
         """Whether the discriminator is updated at ``step`` (default: the current step)."""
@@ -133,6 +167,7 @@ class SRGANModule(pl.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         """One alternating step: discriminator (when due), then generator."""
         opt_g, opt_d = self.optimizers()  # type: ignore[attr-defined]
+        self._apply_schedules(opt_g.optimizer, opt_d.optimizer)
         lr = self.normalizer.normalize(batch["lr"])
         hr = self.normalizer.normalize(batch["hr"])
         sr = self.generator(lr)
@@ -141,25 +176,29 @@ class SRGANModule(pl.LightningModule):
         adversarial = self.adversarial_active
         if adversarial and self.discriminator_due():
             self.toggle_optimizer(opt_d)
-            real_logits, _ = self.discriminator(hr)
-            fake_logits, _ = self.discriminator(sr.detach())
-            d_loss = self.discriminator_loss(real_logits, fake_logits)
+            update_index = (self.step_count - self._adversarial_start()) // (
+                self.config.Training.d_update_interval
+            )
+            d_loss, d_logs = self.gan_objective.discriminator_step_loss(
+                self.discriminator, hr, sr, update_index
+            )
             opt_d.zero_grad()
             self.manual_backward(d_loss)
             opt_d.step()
             self.untoggle_optimizer(opt_d)
-            logs["train/d_loss"] = d_loss.detach()
-            logs["train/d_real_prob"] = torch.sigmoid(real_logits.detach()).mean()
-            logs["train/d_fake_prob"] = torch.sigmoid(fake_logits.detach()).mean()
+            logs.update({f"train/{name}": value for name, value in d_logs.items()})
 
         self.toggle_optimizer(opt_g)
         content, terms = self.content_loss(sr, hr)
         g_loss = content
         if adversarial:
-            weight = self.adversarial_weight()
-            fake_logits, _ = self.discriminator(sr)
-            g_adv = self.generator_adversarial_loss(fake_logits)
+            ramp = self.adversarial_ramp()
+            weight = ramp * self.config.Training.Losses.adv_loss_beta
+            g_adv, matching = self.gan_objective.generator_terms(self.discriminator, hr, sr)
             g_loss = g_loss + weight * g_adv
+            if matching is not None:
+                g_loss = g_loss + ramp * self.gan_objective.feature_matching_weight * matching
+                logs["train/feature_matching"] = matching.detach()
             logs["train/g_adv"] = g_adv.detach()
             logs["train/adv_weight"] = weight
         opt_g.zero_grad()
@@ -171,8 +210,25 @@ class SRGANModule(pl.LightningModule):
         logs["train/content"] = content.detach()
         logs["train/g_loss"] = g_loss.detach()
         logs["train/phase"] = float(adversarial)
+        logs["train/lr_generator"] = opt_g.optimizer.param_groups[0]["lr"]
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=lr.shape[0])
         self.step_count += 1
+
+    def _apply_schedules(
+        self,
+        generator_optimizer: torch.optim.Optimizer,
+        discriminator_optimizer: torch.optim.Optimizer,
+    ) -> None:
+        """Set both learning rates for the current step from ``Schedulers``."""
+        opt = self.config.Optimizers
+        schedules = self.config.Schedulers
+        for optimizer, base, schedule in (
+            (generator_optimizer, opt.optim_g_lr, schedules.generator),
+            (discriminator_optimizer, opt.optim_d_lr, schedules.discriminator),
+        ):
+            rate = base * lr_factor(schedule, self.step_count)
+            for group in optimizer.param_groups:
+                group["lr"] = rate
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Clip gradients (``Trainer.gradient_clip_val``); gradients are unscaled here."""
@@ -191,29 +247,25 @@ class SRGANModule(pl.LightningModule):
         hr = self.normalizer.normalize(batch["hr"])
         sr = self.generator(lr)
         bicubic = interpolate(lr, self.config.Generator.scaling_factor, "bicubic")
-        self.sr_quality.update(sr, hr)
-        self.bicubic_quality.update(bicubic, hr)
+        sr_physical = self.normalizer.denormalize(sr)
+        bicubic_physical = self.normalizer.denormalize(bicubic)
+        self.sr_quality.update(sr, hr, sr_physical, batch["hr"])
+        self.bicubic_quality.update(bicubic, hr, bicubic_physical, batch["hr"])
         return {
             "lr": batch["lr"],
-            "sr": self.normalizer.denormalize(sr),
-            "bicubic": self.normalizer.denormalize(bicubic),
+            "sr": sr_physical,
+            "bicubic": bicubic_physical,
             "hr": batch["hr"],
         }
 
     def on_validation_epoch_end(self) -> None:
-        """Log ``val/psnr``, ``val/ssim``, the bicubic values and the PSNR gain."""
+        """Log ``val/<metric>`` for SR, ``val/<metric>_bicubic`` and ``val/psnr_gain``."""
         sr = self.sr_quality.compute()
         bicubic = self.bicubic_quality.compute()
-        self.log_dict(
-            {
-                "val/psnr": sr["psnr"],
-                "val/ssim": sr["ssim"],
-                "val/psnr_bicubic": bicubic["psnr"],
-                "val/ssim_bicubic": bicubic["ssim"],
-                "val/psnr_gain": sr["psnr"] - bicubic["psnr"],
-            },
-            sync_dist=False,
-        )
+        values = {f"val/{name}": value for name, value in sr.items()}
+        values.update({f"val/{name}_bicubic": value for name, value in bicubic.items()})
+        values["val/psnr_gain"] = sr["psnr"] - bicubic["psnr"]
+        self.log_dict(values, sync_dist=False)
         self.sr_quality.reset()
         self.bicubic_quality.reset()
 
@@ -226,7 +278,3 @@ class SRGANModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the own step counter."""
         self.step_count = int(checkpoint.get("ganlab", {}).get("step_count", 0))
-
-    def networks(self) -> dict[str, nn.Module]:
-        """The trained networks by name."""
-        return {"generator": self.generator, "discriminator": self.discriminator}

@@ -1,35 +1,37 @@
-"""Discriminators: ``[B, bands, H, W] -> (logits, features)``.
-
-Every discriminator returns its logits and the list of intermediate feature maps (used by the
-feature-matching loss), and accepts any input size.
-"""
+"""SRGAN's VGG-style discriminator with one logit per image."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from torch import nn
 
 from ganlab.config.schema import Config
-from ganlab.registry import Registry
+from ganlab.models.discriminators.base import (
+    DISCRIMINATORS,
+    NormName,
+    SRDiscriminator,
+    make_norm,
+    optional_kwargs,
+    spectral,
+)
 
-DISCRIMINATORS: Registry[Any] = Registry("discriminator", "Discriminator.model_type")
 
-
-class SRGANDiscriminator(nn.Module):
+class SRGANDiscriminator(SRDiscriminator):
     """SRGAN's VGG-style discriminator with adaptive pooling, so the input size is free.
 
     ``n_blocks`` conv layers (3x3; stride 2 on every second layer; channels double every second
-    layer up to ``max_channels``; batch norm after all but the first), then adaptive average
-    pooling to 4x4, a hidden dense layer and one logit per image.
+    layer up to ``max_channels``; normalisation after all but the first), then adaptive average
+    pooling to 4x4, a hidden dense layer and one logit per image. Initialisation: PyTorch
+    defaults.
 
     Args:
         in_bands: Input bands.
         n_channels: Channels of the first layer.
-        n_blocks: Conv layers (>= 2).
+        n_blocks: Conv layers.
         max_channels: Channel cap.
         fc_size: Hidden dense width.
+        norm: ``batch``, ``instance`` or ``none``.
+        spectral_norm: Spectral normalisation on every conv and dense layer.
 
     Example:
         >>> d = SRGANDiscriminator(in_bands=13, n_channels=8, n_blocks=4)
@@ -38,6 +40,8 @@ class SRGANDiscriminator(nn.Module):
         (torch.Size([2, 1]), 4)
     """
 
+    recommended_use = "Classic SRGAN/ESRGAN recipes; one realism score per image."
+
     def __init__(
         self,
         in_bands: int,
@@ -45,6 +49,8 @@ class SRGANDiscriminator(nn.Module):
         n_blocks: int = 8,
         max_channels: int = 512,
         fc_size: int = 1024,
+        norm: NormName = "batch",
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.init_kwargs = dict(
@@ -53,6 +59,8 @@ class SRGANDiscriminator(nn.Module):
             n_blocks=n_blocks,
             max_channels=max_channels,
             fc_size=fc_size,
+            norm=norm,
+            spectral_norm=spectral_norm,
         )
         self.in_bands = in_bands
         layers = []
@@ -60,9 +68,10 @@ class SRGANDiscriminator(nn.Module):
         for index in range(n_blocks):
             channels_out = min(n_channels * 2 ** (index // 2), max_channels)
             stride = 2 if index % 2 == 1 else 1
-            block: list[nn.Module] = [nn.Conv2d(channels_in, channels_out, 3, stride, padding=1)]
+            layer = nn.Conv2d(channels_in, channels_out, 3, stride, padding=1)
+            block: list[nn.Module] = [spectral(layer, spectral_norm)]
             if index > 0:
-                block.append(nn.BatchNorm2d(channels_out))
+                block.append(make_norm(norm, channels_out))
             block.append(nn.LeakyReLU(0.2, inplace=True))
             layers.append(nn.Sequential(*block))
             channels_in = channels_out
@@ -70,9 +79,9 @@ class SRGANDiscriminator(nn.Module):
         self.head = nn.Sequential(
             nn.AdaptiveAvgPool2d(4),
             nn.Flatten(),
-            nn.Linear(channels_in * 16, fc_size),
+            spectral(nn.Linear(channels_in * 16, fc_size), spectral_norm),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(fc_size, 1),
+            spectral(nn.Linear(fc_size, 1), spectral_norm),
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -91,12 +100,7 @@ def build_srgan_discriminator(config: Config) -> SRGANDiscriminator:
     return SRGANDiscriminator(
         in_bands=config.Model.output_bands,
         n_channels=d.n_channels,
-        n_blocks=d.n_blocks,
         max_channels=d.max_channels,
         fc_size=d.fc_size,
+        **optional_kwargs(config),
     )
-
-
-def build_discriminator(config: Config) -> nn.Module:
-    """Build the discriminator named by ``Discriminator.model_type``."""
-    return DISCRIMINATORS.get(config.Discriminator.model_type)(config)

@@ -1,0 +1,92 @@
+"""The adversarial objective: discriminator and generator losses with penalties, from config.
+
+The LightningModule calls :meth:`GANObjective.discriminator_step_loss` and
+:meth:`GANObjective.generator_terms`; the formulas live in :mod:`ganlab.losses.adversarial`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganlab.config.schema import LossesConfig
+from ganlab.losses.adversarial import (
+    ADVERSARIAL_LOSSES,
+    feature_matching_loss,
+    gradient_penalty,
+    r1_penalty,
+)
+
+
+class GANObjective(nn.Module):
+    """Adversarial losses for one configured formulation.
+
+    Args:
+        config: ``Training.Losses``.
+        label_smoothing: ``Training.label_smoothing``; real targets become ``1 - label_smoothing``.
+    """
+
+    def __init__(self, config: LossesConfig, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.formulation = ADVERSARIAL_LOSSES[config.adv_loss_type]
+        self.real_label = 1.0 - label_smoothing
+        self.gp_weight = config.gp_weight if config.adv_loss_type == "wgan_gp" else 0.0
+        self.r1_weight = config.r1_weight
+        self.r1_interval = config.r1_interval
+        self.feature_matching_weight = config.feature_matching_weight
+
+    def r1_due(self, step: int) -> bool:
+        """Whether the R1 penalty is applied at discriminator update ``step`` (lazy R1)."""
+        return self.r1_weight > 0 and step % self.r1_interval == 0
+
+    def discriminator_step_loss(
+        self, discriminator: nn.Module, hr: torch.Tensor, sr: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Discriminator loss on real ``hr`` and generated ``sr`` (detached here).
+
+        Adds ``gp_weight x gradient_penalty`` for wgan_gp, and every ``r1_interval`` steps
+        ``r1_weight / 2 x r1_interval x R1`` (lazy regularisation keeps the average strength).
+
+        Returns:
+            The loss and tensors to log (``d_loss``, ``d_real_prob``, ``d_fake_prob``, penalties).
+        """
+        use_r1 = self.r1_due(step)
+        real = hr.detach().requires_grad_(True) if use_r1 else hr
+        fake = sr.detach()
+        real_logits, _ = discriminator(real)
+        fake_logits, _ = discriminator(fake)
+        loss = self.formulation.discriminator_loss(real_logits, fake_logits, self.real_label)
+        logs = {
+            "d_adv": loss.detach(),
+            "d_real_prob": torch.sigmoid(real_logits.detach()).mean(),
+            "d_fake_prob": torch.sigmoid(fake_logits.detach()).mean(),
+        }
+        if self.gp_weight > 0:
+            penalty = gradient_penalty(discriminator, hr, fake)
+            loss = loss + self.gp_weight * penalty
+            logs["d_gradient_penalty"] = penalty.detach()
+        if use_r1:
+            penalty = r1_penalty(real_logits, real)
+            loss = loss + 0.5 * self.r1_weight * self.r1_interval * penalty
+            logs["d_r1"] = penalty.detach()
+        logs["d_loss"] = loss.detach()
+        return loss, logs
+
+    def generator_terms(
+        self, discriminator: nn.Module, hr: torch.Tensor, sr: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The generator's adversarial loss and feature-matching loss (None when its weight is 0).
+
+        Real-image logits/features are computed without gradient (constants for the generator).
+        """
+        fake_logits, fake_features = discriminator(sr)
+        real_logits = real_features = None
+        if self.formulation.generator_needs_real or self.feature_matching_weight > 0:
+            with torch.no_grad():
+                real_logits, real_features = discriminator(hr)
+        adversarial = self.formulation.generator_loss(fake_logits, real_logits)
+        matching = None
+        if self.feature_matching_weight > 0:
+            assert real_features is not None
+            matching = feature_matching_loss(fake_features, real_features)
+        return adversarial, matching
