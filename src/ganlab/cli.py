@@ -1,4 +1,5 @@
-"""The ``ganlab`` command line: train, validate, config show/validate/reference, models list.
+"""The ``ganlab`` command line: train, validate, config show/validate/reference, data stats,
+models list.
 
 Exit codes: 0 success, 2 usage or input error (config, data, checkpoint), 1 other failure.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ganlab import __version__
 from ganlab.config.load import dump_config, load_config
-from ganlab.errors import UserInputError
+from ganlab.errors import TrainingFailure, UserInputError
 
 log = logging.getLogger("ganlab")
 
@@ -90,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"file (default: {DEFAULT_REFERENCE})",
     )
 
+    data = sub.add_parser("data", help="inspect the data", description="Inspect the data.")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    stats = data_sub.add_parser(
+        "stats",
+        help="per-band statistics of the training set, as a YAML snippet",
+        description="Stream over the training set (whole images, deterministic degradations) "
+        "and write per-band min/max/mean/std/percentiles of both branches, with a "
+        "Data.normalization block to paste into the config.",
+    )
+    _add_config_arguments(stats, required=True)
+    stats.add_argument(
+        "--output", "-o", metavar="FILE", help="write the snippet here (default: stdout)"
+    )
+
     models = sub.add_parser(
         "models", help="inspect the model zoo", description="Inspect the registered models."
     )
@@ -103,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _format_metrics(metrics: dict[str, float], count: int) -> str:
+    if "psnr_bicubic" not in metrics:  # no bicubic baseline when LR and SR bands differ
+        return f"Validation on {count} images: PSNR SR {metrics['psnr']:.2f} dB; SSIM SR " + (
+            f"{metrics['ssim']:.4f}"
+        )
     gain = metrics["psnr"] - metrics["psnr_bicubic"]
     return (
         f"Validation on {count} images: PSNR SR {metrics['psnr']:.2f} dB vs bicubic "
@@ -113,10 +132,8 @@ def _format_metrics(metrics: dict[str, float], count: int) -> str:
 
 def _metrics_from(results: Sequence[Mapping[str, float]]) -> dict[str, float]:
     values = results[0]
-    return {
-        name: float(values[f"val/{name}"])
-        for name in ("psnr", "ssim", "psnr_bicubic", "ssim_bicubic")
-    }
+    names = ("psnr", "ssim", "psnr_bicubic", "ssim_bicubic")
+    return {name: float(values[f"val/{name}"]) for name in names if f"val/{name}" in values}
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -196,6 +213,24 @@ def command_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_data(args: argparse.Namespace) -> int:
+    """``ganlab data stats``."""
+    from ganlab.data.builders import build_dataset
+    from ganlab.data.statistics import compute_statistics, statistics_snippet
+
+    config = load_config(args.config, args.set)
+    dataset = build_dataset(config, "stats")
+    snippet = statistics_snippet(config, compute_statistics(dataset), str(args.config))
+    if args.output:
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(snippet, encoding="utf-8")
+        print(f"wrote {output}")
+    else:
+        print(snippet, end="")
+    return 0
+
+
 def command_models(args: argparse.Namespace) -> int:
     """``ganlab models list``."""
     from ganlab.models import DISCRIMINATORS, GENERATORS
@@ -217,6 +252,7 @@ COMMANDS = {
     "train": command_train,
     "validate": command_validate,
     "config": command_config,
+    "data": command_data,
     "models": command_models,
 }
 
@@ -240,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserInputError as exc:
         print(f"ganlab: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingFailure as exc:
+        print(f"ganlab: failed: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("ganlab: interrupted", file=sys.stderr)
         return 130

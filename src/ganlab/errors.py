@@ -17,5 +17,12 @@ class DataError(UserInputError):
     """A data folder or data file cannot be used."""
 
 
+class TrainingFailure(RuntimeError):
+    """Training cannot go on (e.g. repeated NaN losses); the message says what to try.
+
+    The CLI reports it without a traceback and exits with code 1.
+    """
+
+
 class CheckpointError(UserInputError):
     """A checkpoint file is missing, unreadable or does not fit the configured model."""

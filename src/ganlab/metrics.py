@@ -5,7 +5,8 @@
   removed. PSNR is computed per image and band, averaged over bands (``psnr``) and also kept per
   band (``psnr_band<k>``).
 - SAM (radians, bands > 1) and ERGAS (ratio = the scale factor) use denormalised physical values,
-  since both depend on the absolute spectrum and band means.
+  since both depend on the absolute spectrum and band means; both are computed per image and
+  averaged, so memory does not grow with the validation set.
 - LPIPS (optional) uses three bands of the normalised images, when its network weights are
   available locally; otherwise it is skipped with one warning.
 """
@@ -18,12 +19,12 @@ from typing import Any, cast
 import torch
 from torch import nn
 from torchmetrics import MeanMetric, Metric
-from torchmetrics.functional.image import peak_signal_noise_ratio
-from torchmetrics.image import (
-    ErrorRelativeGlobalDimensionlessSynthesis,
-    SpectralAngleMapper,
-    StructuralSimilarityIndexMeasure,
+from torchmetrics.functional.image import (
+    error_relative_global_dimensionless_synthesis,
+    peak_signal_noise_ratio,
+    spectral_angle_mapper,
 )
+from torchmetrics.image import StructuralSimilarityIndexMeasure
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ class ImageQuality(nn.Module):
 
     psnr: MeanMetric
     ssim: StructuralSimilarityIndexMeasure
-    sam: SpectralAngleMapper | None
-    ergas: ErrorRelativeGlobalDimensionlessSynthesis
+    sam: MeanMetric | None
+    ergas: MeanMetric
     lpips: Any
 
     def __init__(self, bands: int, scale: int, lpips: bool = False) -> None:
@@ -66,8 +67,10 @@ class ImageQuality(nn.Module):
         self.psnr = MeanMetric()
         self.psnr_bands = nn.ModuleList(MeanMetric() for _ in range(bands))
         self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
-        self.sam = SpectralAngleMapper() if bands > 1 else None
-        self.ergas = ErrorRelativeGlobalDimensionlessSynthesis(ratio=scale)
+        self.scale = scale
+        # per-image values averaged by MeanMetric: memory stays constant over the epoch
+        self.sam = MeanMetric() if bands > 1 else None
+        self.ergas = MeanMetric()
         self.lpips = build_lpips() if lpips else None
 
     def update(
@@ -86,9 +89,15 @@ class ImageQuality(nn.Module):
         for band, metric in enumerate(self.psnr_bands):
             cast(MeanMetric, metric).update(psnr[:, band])
         self.ssim.update(prediction, target)
+        prediction_physical, target_physical = prediction_physical.float(), target_physical.float()
         if self.sam is not None:
-            self.sam.update(prediction_physical.float(), target_physical.float())
-        self.ergas.update(prediction_physical.float(), target_physical.float())
+            angles = spectral_angle_mapper(prediction_physical, target_physical, reduction="none")
+            self.sam.update(angles.flatten(1).mean(dim=1))
+        self.ergas.update(
+            error_relative_global_dimensionless_synthesis(
+                prediction_physical, target_physical, ratio=self.scale, reduction="none"
+            )
+        )
         if self.lpips is not None:
             rgb = [0, 1, 2] if self.bands >= 3 else [0, 0, 0]
             self.lpips.update(prediction[:, rgb].clamp(0, 1), target[:, rgb].clamp(0, 1))

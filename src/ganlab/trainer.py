@@ -2,8 +2,9 @@
 
 Precedence: values in the ``Trainer:`` block are passed to Lightning as given; arguments the
 product manages itself (callbacks, logger, default_root_dir, precision) are refused there by
-the schema, and ``gradient_clip_val``/``gradient_clip_algorithm`` are applied by the module
-(Lightning's manual optimisation rejects them).
+the schema; ``gradient_clip_val``/``gradient_clip_algorithm`` (or ``Optimizers.gradient_clip_*``)
+are applied by the module per network, and ``accumulate_grad_batches`` by the module in manual
+mode (Lightning's manual optimisation rejects both).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from ganlab._lightning import pl
 from ganlab.callbacks import ValidationPanels
 from ganlab.config.load import dump_config
 from ganlab.config.schema import Config
+from ganlab.engine.module import resolve_manual_optimization
 from ganlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 MODULE_APPLIED_ARGUMENTS = ("gradient_clip_val", "gradient_clip_algorithm")
+"""Trainer arguments the module applies itself (Lightning refuses them in manual mode)."""
 
 
 def default_run_dir(config_path: str | Path | None, root: str | Path = "runs") -> Path:
@@ -77,20 +80,15 @@ def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
 
 
 def trainer_kwargs(config: Config) -> dict[str, Any]:
-    """The ``Trainer:`` block minus what the module applies itself, with checks."""
+    """The ``Trainer:`` block minus what the module applies itself.
+
+    Gradient clipping is always applied by the module (per network, in both modes).
+    Accumulation is passed to Lightning in joint mode and done by the module in manual mode.
+    """
     kwargs = {k: v for k, v in config.Trainer.items() if k not in MODULE_APPLIED_ARGUMENTS}
-    accumulate = kwargs.pop("accumulate_grad_batches", 1)
-    if accumulate not in (1, None):
-        raise ConfigError(
-            f"Trainer.accumulate_grad_batches={accumulate}: gradient accumulation is not "
-            "supported yet with the alternating (manual) optimisation; raise Data.batch_size "
-            "instead"
-        )
-    algorithm = config.Trainer.get("gradient_clip_algorithm")
-    if algorithm not in (None, "norm", "value"):
-        raise ConfigError(
-            f"Trainer.gradient_clip_algorithm={algorithm!r}: expected 'norm' or 'value'"
-        )
+    manual, _ = resolve_manual_optimization(config.Training.manual_optimization)
+    if manual:
+        kwargs.pop("accumulate_grad_batches", None)
     return kwargs
 
 

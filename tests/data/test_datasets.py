@@ -35,7 +35,7 @@ def test_readers_keep_dtype_and_values(tmp_path: Path) -> None:
     np.savez(tmp_path / "c.npz", image=grey16[None].astype(np.float32))
     array, _ = read_image(tmp_path / "c.npz")
     assert array.dtype == np.float32 and np.array_equal(array[0], grey16)
-    np.savez(tmp_path / "d.npz", a=grey16, b=grey16)
+    np.savez(tmp_path / "d.npz", a=grey16, b=grey16[None])
     with pytest.raises(DataError, match=r"d\.npz: holds arrays \['a', 'b'\]"):
         read_image(tmp_path / "d.npz")
     (tmp_path / "e.png").write_bytes(b"not a png")
@@ -121,3 +121,17 @@ def test_datamodule_batches(make_config) -> None:
     assert batch["hr"].dtype == torch.float32 and batch["hr"].min() > 1000  # physical units
     val = next(iter(module.val_dataloader()))
     assert val["hr"].shape == (1, 3, 64, 64)
+
+
+def test_geotiff_crops_carry_georeferencing(tmp_path: Path) -> None:
+    pytest.importorskip("rasterio")
+    from tests.data.helpers import CRS, smooth_image, write_geotiff
+
+    path = write_geotiff(tmp_path / "t.tif", smooth_image(2, 40), names=("B04", "B08"))
+    dataset = DegradedDataset([path], 4, 2, train=False, hr_patch_size=16)
+    meta = dataset[0]["meta"]
+    top, left, _, _ = meta["window"]
+    assert (top, left) == (12, 12) and meta["crs"] == CRS and meta["bands"] == ("B04", "B08")
+    assert meta["transform"] == (10.0, 0.0, 500000.0 + 10 * left, 0.0, -10.0, 4600000.0 - 10 * top)
+    with pytest.raises(IndexError):
+        dataset[1]

@@ -35,8 +35,10 @@ def test_schedule_config_errors(make_config) -> None:
         )
 
 
-def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path) -> None:
+@pytest.mark.parametrize("manual", ["true", "false"])
+def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path, manual: str) -> None:
     config = make_config(
+        f"Training.manual_optimization={manual}",
         "Training.g_pretrain_steps=1",
         "Optimizers.optim_g_lr=1e-3",
         "Optimizers.optim_d_lr=1e-4",
@@ -50,7 +52,8 @@ def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path) ->
         config, tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=0
     )
     trainer.fit(module, datamodule=SRDataModule(config))
-    generator_opt, discriminator_opt = (o.param_groups[0]["lr"] for o in trainer.optimizers)
+    rates = {g["name"]: g["lr"] for o in trainer.optimizers for g in o.param_groups}
+    generator_opt, discriminator_opt = rates["generator"], rates["discriminator"]
     # the last step was step 2 (0-based): generator 1e-3 x 0.1, discriminator 1e-4 x 3/10
     assert generator_opt == pytest.approx(1e-4)
     assert discriminator_opt == pytest.approx(3e-5)

@@ -102,8 +102,11 @@ def test_family_initialisation() -> None:
     dense = rrdb.body[0].body[0].convs[1].weight
     lrelu_std = (2.0 / (1 + 0.2**2) / dense[0].numel()) ** 0.5
     assert dense.std().item() == pytest.approx(0.1 * lrelu_std, rel=0.1)
-    # ICNR: all sub-pixel outputs of a pixel-shuffle conv start with the same kernel.
+    # ICNR (without a zero tail): all sub-pixel outputs of a pixel-shuffle conv start with the
+    # same kernel; with the default zero tail they do not.
+    icnr = SRResNet(3, 3, 4, n_channels=8, n_blocks=1, zero_init_last=False).upsample[0].weight
+    torch.testing.assert_close(icnr[0], icnr[3])
     shuffle_conv = srresnet.upsample[0].weight
-    torch.testing.assert_close(shuffle_conv[0], shuffle_conv[3])
+    assert not torch.equal(shuffle_conv[0], shuffle_conv[3])
     # zero_init_last: the tail is zero.
     assert srresnet.tail.weight.abs().sum() == 0 and srresnet.tail.bias.abs().sum() == 0

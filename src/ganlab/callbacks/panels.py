@@ -21,7 +21,8 @@ def stretch(image: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 
 def render_panel(rows: list[dict[str, torch.Tensor]], bands: list[int], scale: int) -> Image.Image:
-    """One RGB (or grey) image of ``rows`` of ``{lr, bicubic, sr, hr}`` ``[C, H, W]`` tensors.
+    """One RGB (or grey) image of ``rows`` of ``{lr, bicubic, sr, hr}`` ``[C, H, W]`` tensors
+    (``bicubic`` is left out when LR and SR band counts differ).
 
     Every image of a row is stretched with the 2nd-98th percentiles of its HR (per shown
     band), so the columns compare like for like, whatever the data's units.
@@ -32,8 +33,10 @@ def render_panel(rows: list[dict[str, torch.Tensor]], bands: list[int], scale: i
         low = np.percentile(hr, 2, axis=(1, 2))
         high = np.percentile(hr, 98, axis=(1, 2))
         lr = F.interpolate(row["lr"][None].float(), scale_factor=scale, mode="nearest")[0]
-        tiles = [lr, row["bicubic"], row["sr"], row["hr"]]
-        line = [stretch(t[bands].float().numpy(), low, high) for t in tiles]
+        tiles = [lr, *([row["bicubic"]] if "bicubic" in row else []), row["sr"], row["hr"]]
+        # an LR input with other bands than the output is shown through its first bands
+        shown = [bands if t.shape[0] > max(bands) else [0] * len(bands) for t in tiles]
+        line = [stretch(t[b].float().numpy(), low, high) for t, b in zip(tiles, shown, strict=True)]
         lines.append(np.concatenate(line, axis=1))
     array = np.concatenate(lines, axis=0)
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
@@ -72,9 +75,7 @@ class ValidationPanels(pl.Callback):
         for index in range(outputs["sr"].shape[0]):
             if len(self._rows) >= self.num_images:
                 break
-            self._rows.append(
-                {key: outputs[key][index].detach().cpu() for key in ("lr", "bicubic", "sr", "hr")}
-            )
+            self._rows.append({key: value[index].detach().cpu() for key, value in outputs.items()})
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not self._rows or not trainer.is_global_zero:

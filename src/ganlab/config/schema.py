@@ -21,21 +21,53 @@ class Section(BaseModel):
 
 # --------------------------------------------------------------------------------------- Data
 
+DTYPE_MAXIMA = {"uint8": 255.0, "uint10": 1023.0, "uint12": 4095.0, "uint14": 16383.0,
+                "uint16": 65535.0, "int16": 32767.0}  # fmt: skip
+"""``zero_one`` with ``max_value: <dtype name>``: the value mapped to 1."""
 
-class NormalizationConfig(Section):
-    """How raw (physical) values are mapped to network values, per band: ``(x - offset) / scale``.
+BandSelection = list[int | str]
 
-    The module applies it on device to both branches and inverts it exactly for outputs,
-    panels and metrics.
+
+class BranchNormalizationConfig(Section):
+    """One normaliser: how physical values map to network values, per band.
+
+    Every type is an exact affine inverse (``custom`` is as exact as its pair of functions);
+    with `clip` the values outside the range are clipped and so do not come back exactly.
     """
 
-    type: Literal["identity", "zero_one", "percentile"] = Field(
-        "identity",
-        description="identity: values used as they are; zero_one: divide by `max_value`; "
-        "percentile: map per-band `low`..`high` to 0..1.",
+    type: Literal["identity", "zero_one", "reflectance", "percentile", "mean_std", "custom"] = (
+        Field(
+            "identity",
+            description="identity: values used as they are; zero_one: divide by `max_value`; "
+            "reflectance: (x + `reflectance_offset`) / `reflectance_scale` (Sentinel-2/Landsat "
+            "surface reflectance); percentile: map per-band `low`..`high` to 0..1; mean_std: "
+            "per-band (x - `mean`) / `std`; custom: the functions `function` and `inverse`.",
+        )
     )
-    max_value: float | None = Field(
-        None, description="zero_one: the value mapped to 1 (e.g. 255, 10000, 65535).", gt=0
+    signed: bool = Field(
+        False,
+        description="zero_one, reflectance, percentile: map to -1..1 instead of 0..1 "
+        "(for generators ending in tanh).",
+    )
+    clip: bool = Field(
+        False,
+        description="zero_one, reflectance, percentile: clip normalised values to the target "
+        "range (0..1 or -1..1); values outside then do not invert exactly.",
+    )
+    max_value: float | Literal["uint8", "uint10", "uint12", "uint14", "uint16", "int16"] | None = (
+        Field(
+            None,
+            description="zero_one: the value mapped to 1 (e.g. 255, 10000), or a dtype name "
+            "whose maximum is used (uint8, uint10, uint12, uint14, uint16, int16).",
+        )
+    )
+    reflectance_scale: float = Field(
+        10000.0, gt=0, description="reflectance: quantification value (10000 for Sentinel-2 L2A)."
+    )
+    reflectance_offset: float = Field(
+        0.0,
+        description="reflectance: added before scaling (Sentinel-2 processing baseline >= 04.00: "
+        "BOA_ADD_OFFSET = -1000).",
     )
     low: list[float] | None = Field(
         None, description="percentile: per-band value mapped to 0 (e.g. the 1st percentile)."
@@ -43,19 +75,40 @@ class NormalizationConfig(Section):
     high: list[float] | None = Field(
         None, description="percentile: per-band value mapped to 1 (e.g. the 99th percentile)."
     )
+    mean: list[float] | None = Field(None, description="mean_std: per-band mean.")
+    std: list[float] | None = Field(None, description="mean_std: per-band standard deviation.")
+    function: str | None = Field(
+        None,
+        description="custom: `package.module:function` mapping a physical `[B, C, H, W]` tensor "
+        "to network values.",
+    )
+    inverse: str | None = Field(
+        None, description="custom: `package.module:function`, the exact inverse of `function`."
+    )
+
+    @property
+    def max_value_number(self) -> float | None:
+        """``max_value`` as a number (dtype names resolved)."""
+        if isinstance(self.max_value, str):
+            return DTYPE_MAXIMA[self.max_value]
+        return self.max_value
+
+    @property
+    def per_band_lists(self) -> dict[str, list[float]]:
+        """The per-band lists this type uses (name -> values), for band-count checks."""
+        names = {"percentile": ("low", "high"), "mean_std": ("mean", "std")}.get(self.type, ())
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     @model_validator(mode="after")
-    def _check_parameters(self) -> NormalizationConfig:
-        if self.type == "zero_one" and self.max_value is None:
+    def _check_parameters(self) -> BranchNormalizationConfig:
+        kind = self.type
+        if kind == "zero_one" and self.max_value is None:
             raise ValueError("type zero_one needs `max_value` (e.g. 255 for 8-bit images)")
-        if self.type == "percentile":
-            if self.low is None or self.high is None:
-                raise ValueError("type percentile needs per-band `low` and `high` lists")
-            if len(self.low) != len(self.high):
-                raise ValueError(
-                    f"`low` has {len(self.low)} values but `high` has {len(self.high)}; "
-                    "give one value per band in both"
-                )
+        if isinstance(self.max_value, float | int) and self.max_value <= 0:
+            raise ValueError(f"`max_value` must be > 0, found {self.max_value}")
+        if kind == "percentile":
+            _check_pair_lists(self.low, self.high, "low", "high", "percentile")
+            assert self.low is not None and self.high is not None
             bad = [
                 i for i, (lo, hi) in enumerate(zip(self.low, self.high, strict=True)) if hi <= lo
             ]
@@ -63,25 +116,184 @@ class NormalizationConfig(Section):
                 raise ValueError(
                     f"`high` must be greater than `low` for every band; not for bands {bad}"
                 )
+        if kind == "mean_std":
+            _check_pair_lists(self.mean, self.std, "mean", "std", "mean_std")
+            assert self.std is not None
+            bad = [i for i, value in enumerate(self.std) if value <= 0]
+            if bad:
+                raise ValueError(f"`std` must be > 0 for every band; not for bands {bad}")
+        if kind == "custom":
+            for name in ("function", "inverse"):
+                value = getattr(self, name)
+                if value is None or ":" not in value:
+                    raise ValueError(
+                        f"type custom needs `{name}` as 'package.module:function' (found {value!r})"
+                    )
+        if (self.signed or self.clip) and kind not in ("zero_one", "reflectance", "percentile"):
+            raise ValueError(
+                f"`signed` and `clip` apply to zero_one, reflectance and percentile, not to "
+                f"type {kind}"
+            )
         return self
+
+
+def _check_pair_lists(
+    first: list[float] | None, second: list[float] | None, a: str, b: str, kind: str
+) -> None:
+    if first is None or second is None:
+        raise ValueError(f"type {kind} needs per-band `{a}` and `{b}` lists")
+    if len(first) != len(second):
+        raise ValueError(
+            f"`{a}` has {len(first)} values but `{b}` has {len(second)}; "
+            "give one value per band in both"
+        )
+
+
+class NormalizationConfig(BranchNormalizationConfig):
+    """How raw (physical) values are mapped to network values, per band and per branch.
+
+    The keys at this level describe one normaliser for both branches; `lr` and `hr` override it
+    for one branch (different sensors or statistics). The module applies them on device and
+    inverts them exactly for outputs, panels and metrics. `ganlab data stats` computes the
+    statistics.
+    """
+
+    lr: BranchNormalizationConfig | None = Field(
+        None, description="Normaliser of the low-resolution input; null uses the keys above."
+    )
+    hr: BranchNormalizationConfig | None = Field(
+        None,
+        description="Normaliser of the high-resolution target (and of the output); null uses "
+        "the keys above.",
+    )
+
+    def branch(self, name: Literal["lr", "hr"]) -> BranchNormalizationConfig:
+        """The normaliser spec of one branch (``lr`` or ``hr``)."""
+        override = self.lr if name == "lr" else self.hr
+        if override is not None:
+            return override
+        fields = set(BranchNormalizationConfig.model_fields)
+        return BranchNormalizationConfig(**{key: getattr(self, key) for key in fields})
+
+    @property
+    def per_branch(self) -> bool:
+        """Whether `lr` or `hr` overrides the shared spec."""
+        return self.lr is not None or self.hr is not None
+
+
+class DegradationConfig(Section):
+    """Blur, noise and quantisation that make the LR input of `degrade` and `raster_chips`.
+
+    Order: blur, downsampling (`Data.downsample`), Poisson noise, Gaussian noise, quantisation.
+
+    Training draws random values from ranges; validation draws them from a fixed seed per item,
+    so validation inputs are identical in every epoch.
+    """
+
+    blur_sigma: float | tuple[float, float] = Field(
+        0.0,
+        description="Gaussian blur before downsampling: sigma in high-resolution pixels, or a "
+        "[min, max] range drawn per item. 0 = no blur.",
+    )
+    mtf_nyquist: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Sensor MTF at the low-resolution Nyquist frequency (e.g. 0.3); sets the "
+        "Gaussian blur sigma = scale / pi x sqrt(-2 ln mtf) in high-resolution pixels. "
+        "Replaces `blur_sigma`.",
+    )
+    noise_std: float | tuple[float, float] = Field(
+        0.0,
+        description="Additive Gaussian noise on the low-resolution image: standard deviation in "
+        "physical units, or a [min, max] range. 0 = none.",
+    )
+    poisson_gain: float | None = Field(
+        None,
+        gt=0,
+        description="Signal-dependent (shot) noise: the low-resolution value x becomes "
+        "Poisson(x * gain) / gain (gain = counts per physical unit; larger = less noise). "
+        "Negative values are treated as 0 for the noise draw. Null = none.",
+    )
+    quantize: bool = Field(
+        False,
+        description="Round the low-resolution image and clip it to the range of the source "
+        "file's integer dtype (e.g. uint16); float sources are left as they are.",
+    )
+
+    @field_validator("blur_sigma", "noise_std")
+    @classmethod
+    def _non_negative_range(cls, value: float | tuple[float, float]) -> float | tuple[float, float]:
+        low, high = (value, value) if isinstance(value, float | int) else value
+        if low < 0 or high < low:
+            raise ValueError(
+                f"expected a value >= 0 or a range [min, max] with 0 <= min <= max, found {value}"
+            )
+        return value
+
+
+DATASET_NAMES = ("degrade", "paired", "raster_chips")
 
 
 class DataConfig(Section):
     """Where the images come from and how training/validation samples are made."""
 
-    dataset: Literal["degrade"] = Field(
+    dataset: str = Field(
         "degrade",
         description="degrade: high-resolution images only; the low-resolution input is made by "
-        "downsampling each image by `Generator.scaling_factor`.",
+        "degrading each image (`degradation`, `downsample`) by `Generator.scaling_factor`. "
+        "paired: LR and HR files matched by name (`train_lr_dir`/`train_dir`, or a manifest). "
+        "raster_chips: windows read from large GeoTIFFs (needs the `geo` extra), degraded like "
+        "`degrade`. Or `package.module:Class` (see docs/data.md).",
     )
     train_dir: str | None = Field(
         None,
-        description="Folder of training images (.npy, .npz, .png, .jpg, .tif). "
-        "`sample://landsat8/train` is the bundled sample set. Relative paths are taken from the "
-        "current directory.",
+        description="Folder of training images (.npy, .npz, .png, .jpg, .tif, .dcm, .nii, "
+        ".nii.gz); for paired, the high-resolution ones. `sample://landsat8/train` is the bundled "
+        "sample set. Relative paths are taken from the current directory.",
     )
     val_dir: str | None = Field(
-        None, description="Folder of validation images; `sample://landsat8/val` is bundled."
+        None,
+        description="Folder of validation images (paired: high-resolution); "
+        "`sample://landsat8/val` is bundled. Null with `val_fraction` splits the training set.",
+    )
+    train_lr_dir: str | None = Field(
+        None, description="paired: folder of low-resolution training images (same file stems)."
+    )
+    val_lr_dir: str | None = Field(
+        None, description="paired: folder of low-resolution validation images."
+    )
+    train_manifest: str | None = Field(
+        None,
+        description="paired: CSV (columns lr, hr) or JSON (list of {lr, hr}) listing training "
+        "pairs, instead of the folders; relative paths are taken from the manifest's folder.",
+    )
+    val_manifest: str | None = Field(None, description="paired: manifest of validation pairs.")
+    val_fraction: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="With no validation folder or manifest: fraction of the training files (or "
+        "pairs) held out for validation, chosen with `seed`.",
+    )
+    seed: int | None = Field(
+        None,
+        description="Seed of the train/val split, the shuffling order and the fixed validation "
+        "degradations; null uses `Training.seed`.",
+    )
+    bands: BandSelection | None = Field(
+        None,
+        description="Bands to read, by 0-based index or by name (GeoTIFF band descriptions, "
+        ".npz array names), e.g. [B04, B03, B02, B08]; null reads all. paired: the "
+        "high-resolution bands.",
+    )
+    lr_bands: BandSelection | None = Field(
+        None, description="paired: bands of the low-resolution files; null uses `bands`."
+    )
+    slice_axis: Literal[0, 1, 2] = Field(
+        2,
+        description="NIfTI volumes: the axis along which 2-D slices are taken (each slice is one "
+        "image; a 4th axis becomes bands).",
     )
     hr_patch_size: int = Field(
         128,
@@ -92,12 +304,17 @@ class DataConfig(Section):
     val_patch_size: int | None = Field(
         None,
         gt=0,
-        description="Side of the centre crop used for validation; null validates whole images.",
+        description="Side of the centre crop used for validation; null validates whole images "
+        "(raster_chips: the validation window side; null uses `hr_patch_size`).",
     )
     downsample: Literal["area", "bicubic"] = Field(
         "area",
         description="How the low-resolution input is made: area (pixel-block mean, like a sensor "
         "footprint) or antialiased bicubic.",
+    )
+    degradation: DegradationConfig = Field(
+        default_factory=DegradationConfig,
+        description="Blur, noise and quantisation of the degrade and raster_chips datasets.",
     )
     augment: bool = Field(
         True, description="Random flips and 90-degree rotations of training crops (both branches)."
@@ -105,14 +322,93 @@ class DataConfig(Section):
     repeats: int = Field(
         1,
         ge=1,
-        description="Random crops taken from each training image per epoch (small sets need many).",
+        description="Random crops taken from each training image (raster_chips: random windows "
+        "from each raster) per epoch.",
+    )
+    chip_sampling: Literal["random", "grid"] = Field(
+        "random",
+        description="raster_chips, training: random windows (`repeats` per raster per epoch) or "
+        "the regular grid; validation always uses the grid.",
+    )
+    chip_stride: int | None = Field(
+        None,
+        gt=0,
+        description="raster_chips: grid step in high-resolution pixels; null = the window side "
+        "(no overlap).",
+    )
+    max_nodata_fraction: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="raster_chips: skip windows with more than this fraction of nodata pixels.",
+    )
+    raster_cache_mb: int = Field(
+        64,
+        ge=1,
+        description="raster_chips: GDAL block cache per process (MB) while reading windows, so "
+        "memory does not grow with the raster.",
     )
     batch_size: int = Field(8, ge=1, description="Training batch size per device.")
     val_batch_size: int = Field(1, ge=1, description="Validation batch size per device.")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
-    normalization: NormalizationConfig = Field(
-        default_factory=NormalizationConfig, description="Normaliser for both branches."
+    persistent_workers: bool = Field(
+        False, description="Keep worker processes alive between epochs (needs num_workers > 0)."
     )
+    pin_memory: bool = Field(
+        False, description="Page-locked batches for faster host-to-GPU copies."
+    )
+    prefetch_factor: int | None = Field(
+        None,
+        ge=1,
+        description="Batches each worker loads in advance; null uses PyTorch's default "
+        "(needs num_workers > 0).",
+    )
+    on_bad_sample: Literal["error", "skip"] = Field(
+        "error",
+        description="A file that cannot be used (unreadable, wrong band count or size, NaN): "
+        "error stops with the file and the reason; skip logs it once and leaves it out.",
+    )
+    max_bad_fraction: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="skip: fail when more than this fraction of a split's files are bad.",
+    )
+    preflight: Literal["full", "headers", "none"] = Field(
+        "full",
+        description="Checks before training: full reads every file (band count, sizes, NaN); "
+        "headers reads metadata only (band count, sizes); none checks when items are loaded. "
+        "raster_chips checks headers (and nodata per window) in either case.",
+    )
+    normalization: NormalizationConfig = Field(
+        default_factory=NormalizationConfig,
+        description="Normaliser for both branches (or per branch with `lr` / `hr`).",
+    )
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, value: str) -> str:
+        if value in DATASET_NAMES or ":" in value:
+            return value
+        close = difflib.get_close_matches(value, DATASET_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"unknown dataset {value!r}{hint} Use one of {', '.join(DATASET_NAMES)} or "
+            "'package.module:Class'"
+        )
+
+    @field_validator("preflight", mode="before")
+    @classmethod
+    def _yaml_off_is_none(cls, value: Any) -> Any:
+        return "none" if value is False else value  # YAML reads `off` / `no` as false
+
+    @model_validator(mode="after")
+    def _check_loader_options(self) -> DataConfig:
+        if self.num_workers == 0:
+            for name in ("persistent_workers", "prefetch_factor"):
+                if getattr(self, name):
+                    raise ValueError(f"`{name}` needs num_workers > 0; set num_workers or unset it")
+        return self
 
 
 # -------------------------------------------------------------------------------------- Models
@@ -353,7 +649,23 @@ class LossesConfig(Section):
 
 
 class EMAConfig(Section):
-    """Exponential moving average of the generator (keys arrive with the training engine)."""
+    """Exponential moving average (EMA) of the generator's weights and buffers."""
+
+    enabled: bool = Field(False, description="Keep an EMA copy of the generator.")
+    decay: float = Field(0.999, gt=0, lt=1, description="EMA decay d: ema = d ema + (1 - d) w.")
+    update_after_step: int = Field(
+        0, ge=0, description="First generator step (own counter) that updates the EMA."
+    )
+    update_every: int = Field(1, ge=1, description="Update the EMA every N generator steps.")
+    use_warmup: bool = Field(
+        False,
+        description="Use decay min(decay, (1 + n) / (10 + n)) for the n-th update, so early "
+        "averages are not dominated by the initial weights.",
+    )
+    device: str | None = Field(
+        None,
+        description="Device of the EMA copy (e.g. cpu to save GPU memory); null follows the model.",
+    )
 
 
 PrecisionName = Literal[
@@ -365,6 +677,18 @@ class TrainingConfig(Section):
     """How the generator and discriminator are trained."""
 
     seed: int = Field(42, description="Seed for Python, NumPy and torch (and dataloader workers).")
+    manual_optimization: bool | None = Field(
+        None,
+        description="true: alternating updates with two optimisers (discriminator step, then "
+        "generator step); false: one joint optimiser with a parameter group per network, "
+        "stepped by Lightning; null: false on Lightning >= 2, true on Lightning 1.x.",
+    )
+    max_nonfinite_steps: int = Field(
+        10,
+        ge=1,
+        description="Stop the run after this many consecutive steps whose loss or gradients "
+        "were NaN/Inf (each such step is skipped and counted).",
+    )
     precision: PrecisionName = Field(
         "32",
         description="Numeric precision: 32, 16 (16-mixed), bf16 (bf16-mixed), 64, or any Lightning "
@@ -433,18 +757,50 @@ class OptimizersConfig(Section):
 
     optimizer: Literal["adam", "adamw"] = Field("adam", description="Optimiser for both networks.")
     optim_g_lr: float = Field(2e-4, gt=0, description="Generator learning rate.")
-    optim_d_lr: float = Field(1e-4, gt=0, description="Discriminator learning rate.")
+    optim_d_lr: float | None = Field(
+        None,
+        gt=0,
+        description="Discriminator learning rate; null means `d_lr_ratio` x `optim_g_lr` "
+        "(two time-scale updates).",
+    )
+    d_lr_ratio: float = Field(
+        0.5,
+        gt=0,
+        description="Discriminator rate as a fraction of the generator's when "
+        "`optim_d_lr` is null.",
+    )
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas for both networks.")
-    weight_decay: float = Field(0.0, ge=0, description="Weight decay for both networks.")
+    eps: float = Field(1e-8, gt=0, description="Adam epsilon for both networks.")
+    weight_decay: float = Field(
+        0.0,
+        ge=0,
+        description="Weight decay for both networks; never applied to biases and normalisation "
+        "parameters (1-D tensors).",
+    )
+    gradient_clip_val: float | None = Field(
+        None,
+        gt=0,
+        description="Clip each network's gradients to this norm (or value) before its step; "
+        "null: no clipping. Same as Trainer.gradient_clip_val.",
+    )
+    gradient_clip_algorithm: Literal["norm", "value"] = Field(
+        "norm", description="Clip by total norm or elementwise by value."
+    )
+
+    @property
+    def discriminator_lr(self) -> float:
+        """The discriminator learning rate with the default applied."""
+        return self.optim_d_lr if self.optim_d_lr is not None else self.d_lr_ratio * self.optim_g_lr
 
 
 class ScheduleConfig(Section):
     """Learning-rate factor over the module's own step counter (one step per batch)."""
 
-    type: Literal["constant", "cosine", "step"] = Field(
+    type: Literal["constant", "cosine", "step", "plateau"] = Field(
         "constant",
         description="constant: the base rate; cosine: decays to `min_lr_ratio` x base at "
-        "`total_steps`; step: multiplied by `gamma` every `step_size` steps.",
+        "`total_steps`; step: multiplied by `gamma` every `step_size` steps; plateau: "
+        "multiplied by `gamma` when `monitor` has not improved for `patience` validations.",
     )
     warmup_steps: int = Field(
         0, ge=0, description="Steps of linear warm-up from base/warmup_steps to the base rate."
@@ -456,7 +812,13 @@ class ScheduleConfig(Section):
         0.0, ge=0, le=1, description="cosine: final rate as a fraction of the base rate."
     )
     step_size: int | None = Field(None, gt=0, description="step: steps between decays.")
-    gamma: float = Field(0.5, gt=0, le=1, description="step: factor applied at each decay.")
+    gamma: float = Field(0.5, gt=0, le=1, description="step/plateau: factor at each decay.")
+    monitor: str = Field("val/psnr", description="plateau: the validation metric watched.")
+    mode: Literal["max", "min"] = Field("max", description="plateau: whether higher is better.")
+    patience: int = Field(
+        3, ge=0, description="plateau: validations without improvement before a decay."
+    )
+    min_delta: float = Field(0.0, ge=0, description="plateau: smallest change that counts.")
 
     @model_validator(mode="after")
     def _check_type_parameters(self) -> ScheduleConfig:
@@ -561,6 +923,42 @@ def _check_trainer_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
+def _check_data_bands(config: Config) -> None:
+    """Per-band normaliser lists and band selections against the model's band counts."""
+    data, model = config.Data, config.Model
+    norm = data.normalization
+    branch_names: tuple[Literal["lr", "hr"], ...] = ("lr", "hr")
+    for branch in branch_names:
+        key, count = (
+            ("Model.in_bands", model.in_bands)
+            if branch == "lr"
+            else ("Model.out_bands", model.output_bands)
+        )
+        own = (norm.lr if branch == "lr" else norm.hr) is not None
+        where = f"Data.normalization.{branch}" if own else "Data.normalization"
+        for name, values in norm.branch(branch).per_band_lists.items():
+            if len(values) not in (1, count):
+                fix = "" if own else ", or separate `lr:` / `hr:` specs"
+                raise ValueError(
+                    f"{where}.{name} has {len(values)} values but {key} is {count}; give one "
+                    f"value per band (or one for all){fix}"
+                )
+    selections: list[tuple[str, list[int | str] | None, str, int]] = []
+    if data.dataset == "paired":
+        lr_key = "Data.lr_bands" if data.lr_bands is not None else "Data.bands"
+        lr_selection = data.lr_bands if data.lr_bands is not None else data.bands
+        selections.append((lr_key, lr_selection, "Model.in_bands", model.in_bands))
+        selections.append(("Data.bands", data.bands, "Model.out_bands", model.output_bands))
+    else:
+        selections.append(("Data.bands", data.bands, "Model.in_bands", model.in_bands))
+    for name, selection, key, count in selections:
+        if selection is not None and len(selection) != count:
+            raise ValueError(
+                f"{name} selects {len(selection)} bands but {key} is {count}; select one band "
+                "per model band"
+            )
+
+
 class Config(Section):
     """A whole OpenSR GAN Lab configuration."""
 
@@ -586,6 +984,21 @@ class Config(Section):
         "given and checked against the installed Trainer's signature.",
     )
 
+    def gradient_clipping(self) -> tuple[float | None, str]:
+        """Clip value and algorithm from ``Optimizers`` or, if unset there, ``Trainer``."""
+        value = self.Optimizers.gradient_clip_val
+        if value is None:
+            value = self.Trainer.get("gradient_clip_val")
+        algorithm = self.Trainer.get("gradient_clip_algorithm") or "norm"
+        if self.Optimizers.gradient_clip_val is not None:
+            algorithm = self.Optimizers.gradient_clip_algorithm
+        return (float(value) if value else None), str(algorithm)
+
+    @property
+    def accumulate_grad_batches(self) -> int:
+        """Batches per optimiser step (``Trainer.accumulate_grad_batches``, default 1)."""
+        return int(self.Trainer.get("accumulate_grad_batches") or 1)
+
     @field_validator("Trainer")
     @classmethod
     def _trainer_arguments(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -593,6 +1006,23 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _cross_section_checks(self) -> Config:
+        trainer_clip = self.Trainer.get("gradient_clip_val")
+        own_clip = self.Optimizers.gradient_clip_val
+        if trainer_clip is not None and own_clip is not None and float(trainer_clip) != own_clip:
+            raise ValueError(
+                f"Optimizers.gradient_clip_val ({own_clip}) and Trainer.gradient_clip_val "
+                f"({trainer_clip}) disagree; set only one"
+            )
+        accumulate = self.Trainer.get("accumulate_grad_batches")
+        if accumulate is not None and (not isinstance(accumulate, int) or accumulate < 1):
+            raise ValueError(
+                f"Trainer.accumulate_grad_batches must be a positive integer, got {accumulate!r}"
+            )
+        algorithm = self.Trainer.get("gradient_clip_algorithm")
+        if algorithm not in (None, "norm", "value"):
+            raise ValueError(
+                f"Trainer.gradient_clip_algorithm={algorithm!r}: expected 'norm' or 'value'"
+            )
         scale = self.Generator.scaling_factor
         if self.Data.hr_patch_size % scale:
             raise ValueError(
@@ -616,17 +1046,19 @@ class Config(Section):
                 f"of Training.Losses (need >= {needed} pixels); use larger crops, a smaller "
                 "ssim_window_size or fewer ms_ssim_scales"
             )
-        norm = self.Data.normalization
-        if norm.low is not None and len(norm.low) not in (1, self.Model.in_bands):
-            raise ValueError(
-                f"Data.normalization.low has {len(norm.low)} values but Model.in_bands is "
-                f"{self.Model.in_bands}; give one value per band (or one for all)"
-            )
+        _check_data_bands(self)
         if self.Generator.global_skip != "none" and self.Model.output_bands != self.Model.in_bands:
             raise ValueError(
                 "Generator.global_skip adds the interpolated input to the output, which needs "
                 f"Model.out_bands ({self.Model.out_bands}) == Model.in_bands "
                 f"({self.Model.in_bands}); set Generator.global_skip: none"
+            )
+        norm = self.Data.normalization
+        if self.Generator.global_skip != "none" and norm.branch("lr") != norm.branch("hr"):
+            raise ValueError(
+                "Generator.global_skip adds the interpolated (LR-normalised) input to the "
+                "(HR-normalised) output, which only fits when Data.normalization.lr and .hr are "
+                "the same; set Generator.global_skip: none or use one normaliser for both"
             )
         display = self.Logging.display_bands
         if display is not None:

@@ -2,76 +2,77 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import torch
 from torch.utils.data import DataLoader
 
 from ganlab._lightning import pl
 from ganlab.config.schema import Config
-from ganlab.data.datasets import DegradedDataset, Sample, collate_samples
-from ganlab.data.paths import list_images, resolve_data_path
+from ganlab.data.builders import build_dataset, data_seed
+from ganlab.data.datasets import Sample, SizedDataset, SRDataset, collate_samples
 from ganlab.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 class SRDataModule(pl.LightningDataModule):
     """Training and validation loaders for super-resolution.
 
-    Folders are resolved and listed when the module is built, so a wrong path fails before any
-    model is built or trained.
+    Datasets are built and checked (``Data.preflight``) when the module is built, so a wrong
+    path, an empty folder, a band-count mismatch, NaNs or mismatched LR/HR sizes stop the run
+    before any model is built or trained, naming the file.
+
+    Attributes:
+        train_set: The training dataset (random items).
+        val_set: The validation dataset (deterministic items).
     """
 
     def __init__(self, config: Config) -> None:
         super().__init__()
         self.config = config
-        data = config.Data
-        if data.train_dir is None:
-            raise DataError("Data.train_dir is not set; give the folder of training images")
-        if data.val_dir is None:
-            raise DataError("Data.val_dir is not set; give the folder of validation images")
-        self.train_files = list_images(
-            resolve_data_path(data.train_dir, "Data.train_dir"), "Data.train_dir"
-        )
-        self.val_files = list_images(
-            resolve_data_path(data.val_dir, "Data.val_dir"), "Data.val_dir"
-        )
-        common = dict(
-            scale=config.Generator.scaling_factor,
-            bands=config.Model.in_bands,
-            method=data.downsample,
-        )
-        self.train_set = DegradedDataset(
-            self.train_files,
-            train=True,
-            hr_patch_size=data.hr_patch_size,
-            augment=data.augment,
-            repeats=data.repeats,
-            **common,  # type: ignore[arg-type]
-        )
-        self.val_set = DegradedDataset(
-            self.val_files,
-            train=False,
-            hr_patch_size=data.val_patch_size,
-            **common,  # type: ignore[arg-type]
-        )
+        self.train_set: SizedDataset = build_dataset(config, "train")
+        self.val_set: SizedDataset = build_dataset(config, "val")
+        preflight = config.Data.preflight
+        for name, dataset in (("training", self.train_set), ("validation", self.val_set)):
+            if isinstance(dataset, SRDataset) and preflight != "none":
+                dropped = dataset.check(full=preflight == "full")
+                if dropped:
+                    log.warning("%s set: %d bad files left out", name, dropped)
+            if len(dataset) == 0:
+                raise DataError(f"the {name} set is empty; check the Data folders")
+
+    def _loader_options(self) -> dict[str, Any]:
+        data = self.config.Data
+        options: dict[str, Any] = {
+            "num_workers": data.num_workers,
+            "persistent_workers": data.persistent_workers,
+            "pin_memory": data.pin_memory,
+            "collate_fn": collate_samples,
+        }
+        if data.prefetch_factor is not None:
+            options["prefetch_factor"] = data.prefetch_factor
+        return options
 
     def train_dataloader(self) -> DataLoader[Sample]:
-        """Shuffled random crops, drawn anew for every item."""
+        """Shuffled random items; the order follows ``Data.seed`` (else ``Training.seed``)."""
         data = self.config.Data
+        size = len(self.train_set)
         return DataLoader(
             self.train_set,
             batch_size=data.batch_size,
             shuffle=True,
-            drop_last=len(self.train_set) >= data.batch_size,
-            num_workers=data.num_workers,
-            persistent_workers=False,
-            collate_fn=collate_samples,
+            drop_last=size >= data.batch_size,
+            generator=torch.Generator().manual_seed(data_seed(self.config)),
+            **self._loader_options(),
         )
 
     def val_dataloader(self) -> DataLoader[Sample]:
-        """Deterministic validation samples in file order."""
-        data = self.config.Data
+        """Deterministic validation items in order."""
         return DataLoader(
             self.val_set,
-            batch_size=data.val_batch_size,
+            batch_size=self.config.Data.val_batch_size,
             shuffle=False,
-            num_workers=data.num_workers,
-            collate_fn=collate_samples,
+            **self._loader_options(),
         )

@@ -103,3 +103,64 @@ def downsample(hr: torch.Tensor, scale: int, method: str) -> torch.Tensor:
     else:
         raise ValueError(f"unknown downsampling method {method!r}; use 'area' or 'bicubic'")
     return lr if hr.ndim == 4 else lr[0]
+
+
+def random_window(
+    height: int, width: int, size: int, scale: int, generator: torch.Generator | None = None
+) -> Window:
+    """A random ``size x size`` HR window whose corner lies on the LR grid (multiples of scale).
+
+    Args:
+        height: Image rows (HR pixels).
+        width: Image columns (HR pixels).
+        size: Window side (HR pixels), a multiple of ``scale``.
+        scale: Upscaling factor.
+        generator: Random source; None uses torch's global random state.
+
+    Raises:
+        ValueError: The image is smaller than the window.
+    """
+    if height < size or width < size:
+        raise ValueError(f"image of HR size {(height, width)} is smaller than the crop {size}")
+    rows = (height - size) // scale + 1
+    cols = (width - size) // scale + 1
+    top = int(torch.randint(0, rows, (1,), generator=generator)) * scale
+    left = int(torch.randint(0, cols, (1,), generator=generator)) * scale
+    return top, left, size, size
+
+
+def center_window(height: int, width: int, size: int | None, scale: int) -> Window:
+    """The centre ``size x size`` HR window on the LR grid; ``size=None`` is the whole image.
+
+    Raises:
+        ValueError: The image is smaller than the window.
+    """
+    if size is None:
+        return 0, 0, height - height % scale, width - width % scale
+    if height < size or width < size:
+        raise ValueError(f"image of HR size {(height, width)} is smaller than the crop {size}")
+    top = (height // scale - size // scale) // 2 * scale
+    left = (width // scale - size // scale) // 2 * scale
+    return top, left, size, size
+
+
+def augment(image: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random horizontal flip, vertical flip and 90-degree rotation of one ``[C, H, W]`` image."""
+    flip_h, flip_v, rotate = (torch.rand(3, generator=generator) < 0.5).tolist()
+    if flip_h:
+        image = image.flip(-1)
+    if flip_v:
+        image = image.flip(-2)
+    if rotate:
+        image = image.rot90(1, (-2, -1))
+    return image.contiguous()
+
+
+def shift_transform(
+    transform: tuple[float, ...] | None, top: int, left: int
+) -> tuple[float, ...] | None:
+    """The affine ``(a, b, c, d, e, f)`` of a window starting at pixel ``(top, left)``."""
+    if transform is None:
+        return None
+    a, b, c, d, e, f = transform[:6]
+    return (a, b, a * left + b * top + c, d, e, d * left + e * top + f)

@@ -1,20 +1,26 @@
-"""The SR-GAN LightningModule: one step flow, alternating (manual) optimisation.
+"""The SR-GAN LightningModule: one step flow, two optimisation modes.
 
-The module orchestrates; models, losses, normalisers and metrics live in their own packages.
+The module orchestrates; models, losses, normalisers and metrics live in their own packages,
+schedules and EMA in :mod:`ganlab.engine.schedules` and :mod:`ganlab.engine.ema`.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
 import torch
+from torch import nn
 
-from ganlab._lightning import pl, rank_zero_info
+from ganlab._lightning import IS_LIGHTNING_2, LIGHTNING_VERSION, pl, rank_zero_info
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
-from ganlab.data.normalizers import build_normalizer
-from ganlab.engine.schedules import lr_factor
+from ganlab.data.normalizers import build_normalizers
+from ganlab.engine.ema import GeneratorEMA
+from ganlab.engine.optimizers import build_optimizer, network_groups
+from ganlab.engine.schedules import NetworkSchedules
+from ganlab.errors import TrainingFailure
 from ganlab.losses import ContentLoss, GANObjective
 from ganlab.metrics import ImageQuality
 from ganlab.models import (
@@ -28,16 +34,44 @@ from ganlab.models.generators import interpolate
 log = logging.getLogger(__name__)
 
 Batch = dict[str, Any]
+Logs = dict[str, torch.Tensor | float]
+
+
+class NonFiniteTrainingError(TrainingFailure):
+    """Too many consecutive steps had NaN/Inf losses or gradients."""
+
+
+def resolve_manual_optimization(setting: bool | None) -> tuple[bool, str]:
+    """The optimisation mode for ``Training.manual_optimization`` and the reason, for the log."""
+    if setting is not None:
+        return setting, f"Training.manual_optimization is {str(setting).lower()}"
+    if IS_LIGHTNING_2:
+        return (
+            False,
+            f"Training.manual_optimization is unset and Lightning {LIGHTNING_VERSION} >= 2",
+        )
+    return True, f"Training.manual_optimization is unset and Lightning {LIGHTNING_VERSION} < 2"
 
 
 class SRGANModule(pl.LightningModule):
     """Generator + discriminator trained as an SR-GAN.
 
-    Each training step: normalise LR/HR -> ``sr = generator(lr)`` -> content loss; in the
-    adversarial phase the discriminator is updated every ``Training.d_update_interval`` steps
-    (real = HR, fake = detached SR) and the generator loss gains the ramped adversarial term.
-    The own counter :attr:`step_count` (one per batch) drives phase, ramp and cadence, because
-    Lightning's ``global_step`` counts each optimiser's step.
+    Every step: normalise LR/HR -> ``sr = generator(lr)`` -> content loss; in the adversarial
+    phase the discriminator is updated every ``Training.d_update_interval`` steps (real = HR,
+    fake = detached SR) and the generator loss gains the ramped adversarial (and
+    feature-matching) terms; the EMA follows each generator step.
+
+    Two modes run that flow (``Training.manual_optimization``):
+
+    * alternating (manual): two optimisers, discriminator step then generator step; the module
+      applies clipping and gradient accumulation itself;
+    * joint (automatic): one optimiser with a parameter group per network and one backward of
+      ``d_loss + g_loss``; the discriminator is frozen while the generator's adversarial terms
+      are computed, so neither loss puts gradients on the other network.
+
+    :attr:`step_count` counts optimiser steps of the generator (one per
+    ``accumulate_grad_batches`` batches) and drives phase, ramp, cadence, schedules and EMA;
+    Lightning's ``global_step`` counts each optimiser's steps in manual mode.
 
     Args:
         config: A validated :class:`Config` or its ``model_dump()`` (as saved in checkpoints).
@@ -49,8 +83,18 @@ class SRGANModule(pl.LightningModule):
             config = validate_config(config, source="checkpoint hyperparameters")
         self.config = config
         self.save_hyperparameters({"config": config.model_dump(mode="json")})
-        self.automatic_optimization = False
+        manual, reason = resolve_manual_optimization(config.Training.manual_optimization)
+        self.automatic_optimization = not manual
+        self.mode_reason = reason
         self.step_count = 0
+        self.nonfinite_total = 0
+        self._nonfinite_consecutive = 0
+        self._nonfinite_this_step = False
+        self.accumulate = config.accumulate_grad_batches
+        self.clip_value, self.clip_algorithm = config.gradient_clipping()
+        self.schedules = NetworkSchedules(
+            config.Schedulers.generator, config.Schedulers.discriminator
+        )
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
@@ -58,19 +102,57 @@ class SRGANModule(pl.LightningModule):
     # ------------------------------------------------------------------------- configuration
 
     def configure_models(self) -> None:
-        """Build generator, discriminator (channels-last/compiled on request), normaliser."""
-        channels_last = self.config.Training.channels_last
-        compile_model = self.config.Training.compile
+        """Generator, discriminator (channels-last/compiled on request), normaliser, EMA."""
+        training = self.config.Training
+        generator = build_generator(self.config)
+        self.ema = GeneratorEMA(generator, training.EMA) if training.EMA.enabled else None
         self.generator = prepare_for_training(
-            build_generator(self.config), channels_last=channels_last, compile=compile_model
+            generator, channels_last=training.channels_last, compile=training.compile
         )
         self.discriminator = prepare_for_training(
-            build_discriminator(self.config), channels_last=channels_last, compile=compile_model
+            build_discriminator(self.config),
+            channels_last=training.channels_last,
+            compile=training.compile,
         )
-        self.normalizer = build_normalizer(self.config.Data.normalization)
+        self.lr_normalizer, self.hr_normalizer = build_normalizers(self.config)
+
+    def configure_losses(self) -> None:
+        """The weighted content loss and the adversarial objective."""
+        training = self.config.Training
+        self.content_loss = ContentLoss.from_config(training.Losses)
+        self.gan_objective = GANObjective(training.Losses, training.label_smoothing)
+
+    def configure_metrics(self) -> None:
+        """Validation quality of SR and of the bicubic baseline (when LR and SR bands match)."""
+        bands = self.config.Model.output_bands
+        scale = self.config.Generator.scaling_factor
+        lpips = self.config.Logging.lpips
+        self.sr_quality = ImageQuality(bands, scale, lpips)
+        self.bicubic_quality = (
+            ImageQuality(bands, scale, lpips) if bands == self.config.Model.in_bands else None
+        )
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """Manual mode: ``[generator optimiser, discriminator optimiser]``; joint mode: one
+        optimiser whose parameter groups are named ``generator`` and ``discriminator``.
+
+        Learning rates follow ``Schedulers``: the module sets each group's rate from its own
+        step counter before every step, so no Lightning scheduler is involved.
+        """
+        opt = self.config.Optimizers
+        generator_groups, discriminator_groups = network_groups(
+            self.generator, self.discriminator, opt
+        )
+        if self.automatic_optimization:
+            return [build_optimizer(generator_groups + discriminator_groups, opt)]
+        return [build_optimizer(generator_groups, opt), build_optimizer(discriminator_groups, opt)]
 
     def on_fit_start(self) -> None:
-        """Print a short summary of both networks (parameters, FLOPs at the training crop)."""
+        """Log the optimisation mode and a short summary of both networks."""
+        mode = "joint (automatic)" if self.automatic_optimization else "alternating (manual)"
+        rank_zero_info(f"Optimisation mode: {mode}, because {self.mode_reason}")
+        if self.ema is not None:
+            self.ema.to(self.device)
         config = self.config
         side = config.Data.hr_patch_size // config.Generator.scaling_factor
         rank_zero_info(
@@ -83,43 +165,6 @@ class SRGANModule(pl.LightningModule):
                 scale=config.Generator.scaling_factor,
             )
         )
-
-    def configure_losses(self) -> None:
-        """Build the content loss and pick the adversarial formulation."""
-        training = self.config.Training
-        self.content_loss = ContentLoss.from_config(training.Losses)
-        self.gan_objective = GANObjective(training.Losses, training.label_smoothing)
-
-    def configure_metrics(self) -> None:
-        """Validation quality of SR and of the bicubic baseline."""
-        bands = self.config.Model.output_bands
-        scale = self.config.Generator.scaling_factor
-        lpips = self.config.Logging.lpips
-        self.sr_quality = ImageQuality(bands, scale, lpips)
-        self.bicubic_quality = ImageQuality(bands, scale, lpips)
-
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        """Generator optimiser first, discriminator optimiser second.
-
-        Learning rates follow ``Schedulers``; the module sets them from its own step counter
-        before each step (see :meth:`_apply_schedules`), so no Lightning scheduler is involved.
-        """
-        opt = self.config.Optimizers
-        optimizer_class = torch.optim.AdamW if opt.optimizer == "adamw" else torch.optim.Adam
-        return [
-            optimizer_class(
-                self.generator.parameters(),
-                lr=opt.optim_g_lr,
-                betas=opt.betas,
-                weight_decay=opt.weight_decay,
-            ),
-            optimizer_class(
-                self.discriminator.parameters(),
-                lr=opt.optim_d_lr,
-                betas=opt.betas,
-                weight_decay=opt.weight_decay,
-            ),
-        ]
 
     # ------------------------------------------------------------------------------ schedule
 
@@ -158,123 +203,262 @@ class SRGANModule(pl.LightningModule):
         into_phase = step - self._adversarial_start()
         return into_phase >= 0 and into_phase % self.config.Training.d_update_interval == 0
 
-    # ------------------------------------------------------------------------------ training
+    def _apply_schedules(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        """Set every parameter group's rate for the current step from ``Schedulers``."""
+        for optimizer in optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * self.schedules.factor(
+                    group["name"], self.step_count
+                )
+
+    # ---------------------------------------------------------------------------- step flow
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """Super-resolve normalised ``lr`` ``[B, C, h, w]`` into normalised SR."""
         return self.generator(lr)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> None:
-        """One alternating step: discriminator (when due), then generator."""
-        opt_g, opt_d = self.optimizers()  # type: ignore[attr-defined]
-        self._apply_schedules(opt_g.optimizer, opt_d.optimizer)
-        lr = self.normalizer.normalize(batch["lr"])
-        hr = self.normalizer.normalize(batch["hr"])
-        sr = self.generator(lr)
-        logs: dict[str, torch.Tensor | float] = {}
+    def _discriminator_loss(self, hr: torch.Tensor, sr: torch.Tensor) -> tuple[torch.Tensor, Logs]:
+        update_index = (self.step_count - self._adversarial_start()) // (
+            self.config.Training.d_update_interval
+        )
+        loss, logs = self.gan_objective.discriminator_step_loss(
+            self.discriminator, hr, sr, update_index
+        )
+        return loss, {f"train/{name}": value for name, value in logs.items()}
 
-        adversarial = self.adversarial_active
-        if adversarial and self.discriminator_due():
-            self.toggle_optimizer(opt_d)
-            update_index = (self.step_count - self._adversarial_start()) // (
-                self.config.Training.d_update_interval
-            )
-            d_loss, d_logs = self.gan_objective.discriminator_step_loss(
-                self.discriminator, hr, sr, update_index
-            )
-            opt_d.zero_grad()
-            self.manual_backward(d_loss)
-            opt_d.step()
-            self.untoggle_optimizer(opt_d)
-            logs.update({f"train/{name}": value for name, value in d_logs.items()})
-
-        self.toggle_optimizer(opt_g)
+    def _generator_loss(
+        self, hr: torch.Tensor, sr: torch.Tensor, adversarial: bool
+    ) -> tuple[torch.Tensor, Logs]:
+        """Content loss plus, in the adversarial phase, the ramped adversarial and
+        feature-matching terms. The caller freezes the discriminator."""
         content, terms = self.content_loss(sr, hr)
-        g_loss = content
+        logs: Logs = {f"train/{name}": value.detach() for name, value in terms.items()}
+        logs["train/content"] = content.detach()
+        loss = content
         if adversarial:
             ramp = self.adversarial_ramp()
             weight = ramp * self.config.Training.Losses.adv_loss_beta
             g_adv, matching = self.gan_objective.generator_terms(self.discriminator, hr, sr)
-            g_loss = g_loss + weight * g_adv
+            loss = loss + weight * g_adv
             if matching is not None:
-                g_loss = g_loss + ramp * self.gan_objective.feature_matching_weight * matching
+                loss = loss + ramp * self.gan_objective.feature_matching_weight * matching
                 logs["train/feature_matching"] = matching.detach()
             logs["train/g_adv"] = g_adv.detach()
             logs["train/adv_weight"] = weight
-        opt_g.zero_grad()
-        self.manual_backward(g_loss)
-        opt_g.step()
-        self.untoggle_optimizer(opt_g)
+        logs["train/g_loss"] = loss.detach()
+        return loss, logs
 
-        logs.update({f"train/{name}": value.detach() for name, value in terms.items()})
-        logs["train/content"] = content.detach()
-        logs["train/g_loss"] = g_loss.detach()
-        logs["train/phase"] = float(adversarial)
-        logs["train/lr_generator"] = opt_g.optimizer.param_groups[0]["lr"]
-        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=lr.shape[0])
-        self.step_count += 1
+    def _window_ends(self, batch_idx: int) -> bool:
+        """Whether this batch completes an accumulation window (an optimiser step)."""
+        return (batch_idx + 1) % self.accumulate == 0 or bool(self.trainer.is_last_batch)
 
-    def _apply_schedules(
-        self,
-        generator_optimizer: torch.optim.Optimizer,
-        discriminator_optimizer: torch.optim.Optimizer,
+    def _finite(self, loss: torch.Tensor, name: str) -> bool:
+        """Check a loss (one host sync); a non-finite loss marks the step as skipped."""
+        if bool(torch.isfinite(loss.detach())):
+            return True
+        log.warning(
+            "step %d: non-finite %s (%s); its update is skipped", self.step_count, name, loss
+        )
+        self._nonfinite_this_step = True
+        return False
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+        """One step of the configured mode; see the class docstring."""
+        lr = self.lr_normalizer.normalize(batch["lr"])
+        hr = self.hr_normalizer.normalize(batch["hr"])
+        if self.automatic_optimization:
+            optimizer = self.optimizers()
+            self._apply_schedules([optimizer.optimizer])  # type: ignore[union-attr]
+            return self._joint_step(lr, hr)
+        opt_g, opt_d = self.optimizers()  # type: ignore[attr-defined]
+        self._apply_schedules([opt_g.optimizer, opt_d.optimizer])
+        self._alternating_step(lr, hr, opt_g, opt_d, self._window_ends(batch_idx))
+        return None
+
+    def _joint_step(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor | None:
+        sr = self.generator(lr)
+        adversarial = self.adversarial_active
+        logs: Logs = {}
+        total = sr.new_zeros(())
+        if adversarial and self.discriminator_due():
+            d_loss, d_logs = self._discriminator_loss(hr, sr)
+            total = total + d_loss
+            logs.update(d_logs)
+        self.discriminator.requires_grad_(False)
+        try:
+            g_loss, g_logs = self._generator_loss(hr, sr, adversarial)
+        finally:
+            self.discriminator.requires_grad_(True)
+        logs.update(g_logs)
+        self._log_step(logs, lr.shape[0])
+        total = total + g_loss
+        if not self._finite(total, "loss"):
+            return None
+        return total  # Lightning divides by accumulate_grad_batches itself
+
+    def _alternating_step(
+        self, lr: torch.Tensor, hr: torch.Tensor, opt_g: Any, opt_d: Any, window_ends: bool
     ) -> None:
-        """Set both learning rates for the current step from ``Schedulers``."""
-        opt = self.config.Optimizers
-        schedules = self.config.Schedulers
-        for optimizer, base, schedule in (
-            (generator_optimizer, opt.optim_g_lr, schedules.generator),
-            (discriminator_optimizer, opt.optim_d_lr, schedules.discriminator),
-        ):
-            rate = base * lr_factor(schedule, self.step_count)
+        sr = self.generator(lr)
+        adversarial = self.adversarial_active
+        logs: Logs = {}
+        if adversarial and self.discriminator_due():
+            self.toggle_optimizer(opt_d)
+            d_loss, d_logs = self._discriminator_loss(hr, sr)
+            logs.update(d_logs)
+            if self._finite(d_loss, "discriminator loss"):
+                self.manual_backward(d_loss / self.accumulate)
+            if window_ends:
+                _step_if_gradients(opt_d)
+            self.untoggle_optimizer(opt_d)
+        self.toggle_optimizer(opt_g)
+        g_loss, g_logs = self._generator_loss(hr, sr, adversarial)
+        logs.update(g_logs)
+        if self._finite(g_loss, "generator loss"):
+            self.manual_backward(g_loss / self.accumulate)
+        if window_ends:
+            _step_if_gradients(opt_g)
+        self.untoggle_optimizer(opt_g)
+        self._log_step(logs, lr.shape[0])
+
+    def _log_step(self, logs: Logs, batch_size: int) -> None:
+        logs["train/phase"] = float(self.adversarial_active)
+        logs["train/step"] = float(self.step_count)
+        logs["train/nonfinite_steps"] = float(self.nonfinite_total)
+        for optimizer in self.trainer.optimizers:
             for group in optimizer.param_groups:
-                group["lr"] = rate
+                logs[f"train/lr_{group['name']}"] = group["lr"]
+        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=batch_size)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Clip gradients (``Trainer.gradient_clip_val``); gradients are unscaled here."""
-        value = self.config.Trainer.get("gradient_clip_val")
-        if value:
-            algorithm = self.config.Trainer.get("gradient_clip_algorithm") or "norm"
-            self.clip_gradients(
-                optimizer, gradient_clip_val=value, gradient_clip_algorithm=algorithm
-            )
+        """Drop non-finite gradients (skipping the update) and clip each network's gradients.
+
+        Gradients are unscaled here under 16-mixed. With a gradient scaler, overflowing
+        gradients are the scaler's business (it skips the step and lowers the scale), so they
+        are not counted as failures.
+        """
+        groups: dict[str, list[torch.Tensor]] = {}
+        for group in optimizer.param_groups:
+            grads = [p for p in group["params"] if p.grad is not None]
+            groups.setdefault(group["name"], []).extend(grads)
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        for name, params in groups.items():
+            if not params:
+                continue
+            if scaler is None and not _grads_finite(params):
+                log.warning(
+                    "step %d: non-finite %s gradients; its update is skipped", self.step_count, name
+                )
+                self._nonfinite_this_step = True
+                for param in params:
+                    param.grad = None
+                continue
+            if self.clip_value:
+                if self.clip_algorithm == "value":
+                    nn.utils.clip_grad_value_(params, self.clip_value)
+                else:
+                    nn.utils.clip_grad_norm_(params, self.clip_value)
+
+    def on_train_batch_end(self, outputs: Any, batch: Batch, batch_idx: int) -> None:
+        """After an optimiser step: EMA update, own counter, non-finite bookkeeping."""
+        if not self._window_ends(batch_idx):
+            return
+        if self._nonfinite_this_step:
+            self.nonfinite_total += 1
+            self._nonfinite_consecutive += 1
+            self._nonfinite_this_step = False
+            limit = self.config.Training.max_nonfinite_steps
+            if self._nonfinite_consecutive >= limit:
+                raise NonFiniteTrainingError(
+                    f"{self._nonfinite_consecutive} consecutive steps (up to step "
+                    f"{self.step_count}) had NaN/Inf losses or gradients and were skipped "
+                    f"(Training.max_nonfinite_steps={limit}). Lower the learning rates, enable "
+                    "Optimizers.gradient_clip_val, or check the data; the checkpoints already "
+                    "written are untouched."
+                )
+        else:
+            self._nonfinite_consecutive = 0
+            if self.ema is not None and self.ema.due(self.step_count):
+                self.ema.update(self.generator)
+        self.step_count += 1
 
     # ---------------------------------------------------------------------------- validation
 
     def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        """SR and bicubic quality; returns physical-unit images for callbacks (panels)."""
-        lr = self.normalizer.normalize(batch["lr"])
-        hr = self.normalizer.normalize(batch["hr"])
-        sr = self.generator(lr)
-        bicubic = interpolate(lr, self.config.Generator.scaling_factor, "bicubic")
-        sr_physical = self.normalizer.denormalize(sr)
-        bicubic_physical = self.normalizer.denormalize(bicubic)
+        """SR and bicubic quality; returns physical-unit images for callbacks (panels).
+
+        The bicubic baseline is interpolated in physical units and compared in HR units (exact
+        also with different LR/HR normalisers: bicubic weights sum to 1, so interpolation
+        commutes with per-band affine maps).
+        """
+        hr = self.hr_normalizer.normalize(batch["hr"])
+        sr = self.generator(self.lr_normalizer.normalize(batch["lr"]))
+        sr_physical = self.hr_normalizer.denormalize(sr)
         self.sr_quality.update(sr, hr, sr_physical, batch["hr"])
-        self.bicubic_quality.update(bicubic, hr, bicubic_physical, batch["hr"])
-        return {
-            "lr": batch["lr"],
-            "sr": sr_physical,
-            "bicubic": bicubic_physical,
-            "hr": batch["hr"],
-        }
+        outputs = {"lr": batch["lr"], "sr": sr_physical, "hr": batch["hr"]}
+        if self.bicubic_quality is not None:
+            scale = self.config.Generator.scaling_factor
+            bicubic_physical = interpolate(batch["lr"], scale, "bicubic")
+            bicubic = self.hr_normalizer.normalize(bicubic_physical)
+            self.bicubic_quality.update(bicubic, hr, bicubic_physical, batch["hr"])
+            outputs["bicubic"] = bicubic_physical
+        return outputs
 
     def on_validation_epoch_end(self) -> None:
-        """Log ``val/<metric>`` for SR, ``val/<metric>_bicubic`` and ``val/psnr_gain``."""
+        """Log ``val/<metric>`` for SR, ``val/<metric>_bicubic`` and ``val/psnr_gain``;
+        feed plateau schedules."""
         sr = self.sr_quality.compute()
-        bicubic = self.bicubic_quality.compute()
         values = {f"val/{name}": value for name, value in sr.items()}
-        values.update({f"val/{name}_bicubic": value for name, value in bicubic.items()})
-        values["val/psnr_gain"] = sr["psnr"] - bicubic["psnr"]
-        self.log_dict(values, sync_dist=False)
         self.sr_quality.reset()
-        self.bicubic_quality.reset()
+        if self.bicubic_quality is not None:
+            bicubic = self.bicubic_quality.compute()
+            values.update({f"val/{name}_bicubic": value for name, value in bicubic.items()})
+            values["val/psnr_gain"] = sr["psnr"] - bicubic["psnr"]
+            self.bicubic_quality.reset()
+        self.log_dict(values, sync_dist=False)
+        if not self.trainer.sanity_checking and self.trainer.state.fn == "fit":
+            self.schedules.observe({name: float(value) for name, value in values.items()})
 
     # --------------------------------------------------------------------------- checkpoints
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the own step counter."""
-        checkpoint["ganlab"] = {"step_count": self.step_count}
+        """Store the own counter, non-finite count, plateau states and the EMA."""
+        checkpoint["ganlab"] = {
+            "step_count": self.step_count,
+            "nonfinite_total": self.nonfinite_total,
+            "schedules": self.schedules.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the own step counter."""
-        self.step_count = int(checkpoint.get("ganlab", {}).get("step_count", 0))
+        """Restore what :meth:`on_save_checkpoint` stored."""
+        state = checkpoint.get("ganlab", {})
+        self.step_count = int(state.get("step_count", 0))
+        self.nonfinite_total = int(state.get("nonfinite_total", 0))
+        self.schedules.load_state_dict(state.get("schedules") or {})
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+
+    def ema_generator(self) -> nn.Module:
+        """A copy of the generator holding the EMA weights (the raw generator without EMA)."""
+        generator = copy.deepcopy(getattr(self.generator, "_orig_mod", self.generator))
+        if self.ema is not None:
+            generator.load_state_dict(self.ema.module.state_dict())
+        return generator.eval()
+
+
+def _step_if_gradients(optimizer: Any) -> None:
+    """Step and zero a (Lightning) optimiser, unless no parameter got a gradient: stepping an
+    optimiser without gradients makes a shared gradient scaler raise."""
+    has_gradients = any(
+        p.grad is not None for group in optimizer.param_groups for p in group["params"]
+    )
+    if has_gradients:
+        optimizer.step()
+    optimizer.zero_grad()
+
+
+def _grads_finite(params: list[torch.Tensor]) -> bool:
+    """Whether every gradient is finite (one host sync)."""
+    norms = torch._foreach_norm([p.grad for p in params if p.grad is not None])
+    return bool(torch.isfinite(torch.stack(norms)).all())

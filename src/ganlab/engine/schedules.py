@@ -14,7 +14,8 @@ def lr_factor(config: ScheduleConfig, step: int) -> float:
     After it, ``constant`` gives 1; ``cosine`` gives
     ``m + (1 - m) * (1 + cos(pi * p)) / 2`` with ``p = (step - warmup) / (total - warmup)``
     clamped to 1 and ``m = min_lr_ratio``; ``step`` gives
-    ``gamma ** ((step - warmup) // step_size)``.
+    ``gamma ** ((step - warmup) // step_size)``; ``plateau`` gives 1 here (its decays come from
+    :class:`Plateau`).
 
     Example:
         >>> lr_factor(ScheduleConfig(type="cosine", total_steps=10), 5)
@@ -32,3 +33,84 @@ def lr_factor(config: ScheduleConfig, step: int) -> float:
         assert config.step_size is not None  # enforced by the schema
         return float(config.gamma ** (after // config.step_size))
     return 1.0
+
+
+class Plateau:
+    """Reduce-on-plateau state: multiplies a factor by ``gamma`` after ``patience`` validations
+    without an improvement of more than ``min_delta`` in ``monitor``."""
+
+    def __init__(self, config: ScheduleConfig) -> None:
+        self.config = config
+        self.best: float | None = None
+        self.bad_validations = 0
+        self.factor = 1.0
+
+    def observe(self, value: float) -> None:
+        """Feed one validation result."""
+        config = self.config
+        improved = self.best is None or (
+            value > self.best + config.min_delta
+            if config.mode == "max"
+            else value < self.best - config.min_delta
+        )
+        if improved:
+            self.best, self.bad_validations = value, 0
+            return
+        self.bad_validations += 1
+        if self.bad_validations > config.patience:
+            self.factor *= config.gamma
+            self.bad_validations = 0
+
+    def state_dict(self) -> dict[str, float | int | None]:
+        """State stored in checkpoints."""
+        return {"best": self.best, "bad_validations": self.bad_validations, "factor": self.factor}
+
+    def load_state_dict(self, state: dict[str, float | int | None]) -> None:
+        """Restore from :meth:`state_dict`."""
+        best = state["best"]
+        self.best = None if best is None else float(best)
+        self.bad_validations = int(state["bad_validations"] or 0)
+        self.factor = float(state["factor"] or 1.0)
+
+
+class NetworkSchedules:
+    """The learning-rate factor of each network (``generator``, ``discriminator``) per step."""
+
+    def __init__(self, generator: ScheduleConfig, discriminator: ScheduleConfig) -> None:
+        self.configs = {"generator": generator, "discriminator": discriminator}
+        self.plateaus = {
+            name: Plateau(config)
+            for name, config in self.configs.items()
+            if config.type == "plateau"
+        }
+
+    def factor(self, network: str, step: int) -> float:
+        """Warm-up x schedule factor for ``network`` at ``step``."""
+        value = lr_factor(self.configs[network], step)
+        plateau = self.plateaus.get(network)
+        return value * plateau.factor if plateau is not None else value
+
+    def observe(self, metrics: dict[str, float]) -> None:
+        """Feed validation metrics to the plateau schedules.
+
+        Raises:
+            KeyError: A plateau schedule monitors a metric that was not logged.
+        """
+        for name, plateau in self.plateaus.items():
+            monitor = plateau.config.monitor
+            if monitor not in metrics:
+                raise KeyError(
+                    f"Schedulers.{name}.monitor={monitor!r} was not logged in validation; "
+                    f"logged: {sorted(metrics)}"
+                )
+            plateau.observe(float(metrics[monitor]))
+
+    def state_dict(self) -> dict[str, dict[str, float | int | None]]:
+        """Plateau states by network."""
+        return {name: plateau.state_dict() for name, plateau in self.plateaus.items()}
+
+    def load_state_dict(self, state: dict[str, dict[str, float | int | None]]) -> None:
+        """Restore from :meth:`state_dict`."""
+        for name, plateau_state in state.items():
+            if name in self.plateaus:
+                self.plateaus[name].load_state_dict(plateau_state)

@@ -148,19 +148,25 @@ def upsample_factors(scale: int) -> list[int]:
 class PixelShuffleUpsampler(nn.Sequential):
     """Upsample by ``scale`` with conv + pixel shuffle (+ activation) per stage.
 
-    The convs get ICNR initialisation, so the untrained upsampler behaves like nearest
-    neighbour instead of producing checkerboard patterns.
+    With ``icnr`` the convs get ICNR initialisation, so the untrained upsampler behaves like
+    nearest neighbour instead of producing checkerboard patterns; otherwise PyTorch's default.
 
     Shapes: ``[B, C, H, W] -> [B, C, H*scale, W*scale]``.
     """
 
     def __init__(
-        self, channels: int, scale: int, kernel_size: int = 3, activation: Activation = "prelu"
+        self,
+        channels: int,
+        scale: int,
+        kernel_size: int = 3,
+        activation: Activation = "prelu",
+        icnr: bool = True,
     ) -> None:
         layers: list[nn.Module] = []
         for factor in upsample_factors(scale):
             stage_conv = conv(channels, channels * factor * factor, kernel_size)
-            icnr_(stage_conv, factor)
+            if icnr:
+                icnr_(stage_conv, factor)
             layers += [stage_conv, nn.PixelShuffle(factor), make_activation(activation, channels)]
         super().__init__(*layers)
 
@@ -201,13 +207,15 @@ def make_upsampler(
     scale: int,
     kernel_size: int = 3,
     activation: Activation = "prelu",
+    icnr: bool = True,
 ) -> nn.Module:
-    """The upsampler named by ``Generator.upsampling``.
+    """The upsampler named by ``Generator.upsampling`` (``icnr``: see
+    :class:`PixelShuffleUpsampler`).
 
     Shapes: ``[B, C, H, W] -> [B, C, H*scale, W*scale]``.
     """
     if kind == "pixelshuffle":
-        return PixelShuffleUpsampler(channels, scale, kernel_size, activation)
+        return PixelShuffleUpsampler(channels, scale, kernel_size, activation, icnr)
     if kind == "nearest_conv":
         return NearestConvUpsampler(channels, scale, kernel_size, activation)
     raise ValueError(f"unknown upsampling {kind!r}; use pixelshuffle or nearest_conv")

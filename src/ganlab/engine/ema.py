@@ -1,0 +1,104 @@
+"""Exponential moving average (EMA) of the generator's weights and buffers.
+
+After each generator update (once ``update_after_step`` is reached, every ``update_every``
+steps): ``ema = d * ema + (1 - d) * weight`` for every floating-point parameter, where ``d`` is
+``decay`` or, with ``use_warmup``, ``min(decay, (1 + n) / (10 + n))`` for the ``n``-th update.
+Buffers (e.g. batch-norm statistics) are copied. The EMA copy is kept outside the
+LightningModule's children, so it is never trained, never wrapped by DDP/FSDP, and may live on
+another device (``device: cpu`` saves accelerator memory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganlab.config.schema import EMAConfig
+
+
+class GeneratorEMA:
+    """The averaged copy of a generator.
+
+    Args:
+        generator: The network to average (copied, not modified).
+        config: ``Training.EMA``.
+
+    Example:
+        >>> ema = GeneratorEMA(nn.Linear(2, 2), EMAConfig(enabled=True, decay=0.5))
+        >>> ema.num_updates
+        0
+    """
+
+    def __init__(self, generator: nn.Module, config: EMAConfig) -> None:
+        self.config = config
+        self.module = copy.deepcopy(generator).eval().requires_grad_(False)
+        self.num_updates = 0
+        if config.device is not None:
+            self.module.to(config.device)
+
+    def current_decay(self) -> float:
+        """Decay applied by the next update."""
+        if not self.config.use_warmup:
+            return self.config.decay
+        n = self.num_updates
+        return min(self.config.decay, (1 + n) / (10 + n))
+
+    def due(self, step: int) -> bool:
+        """Whether the generator step ``step`` (own counter) triggers an update."""
+        config = self.config
+        return step >= config.update_after_step and step % config.update_every == 0
+
+    @torch.no_grad()
+    def update(self, generator: nn.Module) -> None:
+        """Blend the generator's current weights into the average; copy its buffers."""
+        decay = self.current_decay()
+        ema_params = dict(self.module.named_parameters())
+        for name, param in _unwrapped(generator).named_parameters():
+            target = ema_params[name]
+            source = param.detach().to(device=target.device, dtype=target.dtype)
+            target.lerp_(source, 1.0 - decay)
+        ema_buffers = dict(self.module.named_buffers())
+        for name, buffer in _unwrapped(generator).named_buffers():
+            if name in ema_buffers:
+                ema_buffers[name].copy_(buffer.detach().to(ema_buffers[name].device))
+        self.num_updates += 1
+
+    def to(self, device: torch.device | str) -> None:
+        """Move the average to ``device`` unless ``Training.EMA.device`` pins it."""
+        if self.config.device is None:
+            self.module.to(device)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, buffers and the update count (stored in checkpoints)."""
+        return {"module": self.module.state_dict(), "num_updates": self.num_updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`."""
+        self.module.load_state_dict(state["module"])
+        self.num_updates = int(state["num_updates"])
+
+    @contextlib.contextmanager
+    def swapped_into(self, generator: nn.Module) -> Iterator[None]:
+        """Temporarily load the EMA weights into ``generator``; always restore the raw ones.
+
+        The raw weights are restored when the block ends, also when it raises.
+        """
+        target = _unwrapped(generator)
+        raw = {k: v.detach().clone() for k, v in target.state_dict().items()}
+        try:
+            target.load_state_dict(
+                {k: v.to(raw[k].device) for k, v in self.module.state_dict().items()}
+            )
+            yield
+        finally:
+            target.load_state_dict(raw)
+
+
+def _unwrapped(module: nn.Module) -> nn.Module:
+    """The original module behind ``torch.compile``'s wrapper, if any."""
+    return getattr(module, "_orig_mod", module)
