@@ -93,11 +93,12 @@ def test_swinir_heads_must_divide_width() -> None:
 
 def test_family_initialisation() -> None:
     torch.manual_seed(0)
-    # Residual-branch convs: Kaiming (fan-in) x 0.1.
+    # SRResNet: PyTorch's default conv init (uniform, bound 1/sqrt(fan_in)), head included.
     srresnet = SRResNet(3, 3, 4, n_channels=64, n_blocks=1, block_type="res")
-    weight = srresnet.body[0].body[0].weight
-    kaiming_std = (2.0 / weight[0].numel()) ** 0.5
-    assert weight.std().item() == pytest.approx(0.1 * kaiming_std, rel=0.1)
+    for weight in (srresnet.body[0].body[0].weight, srresnet.head.weight):
+        default_std = (1.0 / weight[0].numel()) ** 0.5 / 3**0.5
+        assert weight.std().item() == pytest.approx(default_std, rel=0.1)
+    # RRDB: ESRGAN's Kaiming (leaky ReLU 0.2) x 0.1 on the dense convs.
     rrdb = RRDBNet(3, 3, 4, n_channels=32, n_blocks=1, growth_channels=32)
     dense = rrdb.body[0].body[0].convs[1].weight
     lrelu_std = (2.0 / (1 + 0.2**2) / dense[0].numel()) ** 0.5
