@@ -154,11 +154,11 @@ def command_train(args: argparse.Namespace) -> int:
     trainer.fit(module, datamodule=datamodule)
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     print(_format_metrics(_metrics_from(results), len(datamodule.val_set)))
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint is not None:
-        best = getattr(checkpoint, "best_model_path", "") or "none"
-        last = getattr(checkpoint, "last_model_path", "") or "none"
-        print(f"Checkpoints: best {best}; last {last}")
+    checkpoints = trainer.checkpoint_callbacks
+    if checkpoints:
+        best = getattr(checkpoints[0], "best_model_path", "") or "none"
+        last = getattr(checkpoints[-1], "best_model_path", "") if len(checkpoints) > 1 else ""
+        print(f"Checkpoints: best {best}; last {last or 'none'}")
     for logger in trainer.loggers:
         print(f"Logs: {logger.log_dir}")
     panels = sorted((run_dir / "panels").glob("*.png"))

@@ -30,6 +30,10 @@ MODULE_APPLIED_ARGUMENTS = ("gradient_clip_val", "gradient_clip_algorithm")
 """Trainer arguments the module applies itself (Lightning refuses them in manual mode)."""
 
 
+LAST_CHECKPOINT = "last"
+"""File stem of the newest checkpoint in ``<run dir>/checkpoints``."""
+
+
 def default_run_dir(config_path: str | Path | None, root: str | Path = "runs") -> Path:
     """``runs/<config name>-<YYYYmmdd-HHMMSS>``."""
     stem = Path(config_path).stem if config_path else "run"
@@ -57,19 +61,34 @@ def build_loggers(config: Config, run_dir: Path) -> list[Logger]:
 
 
 def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
-    """Checkpointing and validation panels."""
+    """Checkpointing (ranked, and ``last.ckpt``) and validation panels.
+
+    ``last.ckpt`` comes from a second, unmonitored checkpoint callback that overwrites it at
+    every save point: Lightning's own ``save_last`` only refreshes it when a ranked checkpoint
+    is written, so it would fall behind the newest state whenever the metric stops improving.
+    """
     ckpt = config.Callbacks.checkpoint
+    folder = str(run_dir / "checkpoints")
     callbacks: list[pl.Callback] = [
         ModelCheckpoint(
-            dirpath=str(run_dir / "checkpoints"),
+            dirpath=folder,
             filename=ckpt.filename,
             monitor=ckpt.monitor,
             mode=ckpt.mode,
             save_top_k=ckpt.save_top_k,
-            save_last=ckpt.save_last,
             auto_insert_metric_name=False,
         )
     ]
+    if ckpt.save_last:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=folder,
+                filename=LAST_CHECKPOINT,
+                monitor=None,
+                save_top_k=1,
+                enable_version_counter=False,
+            )
+        )
     if config.Logging.num_val_images > 0:
         callbacks.append(
             ValidationPanels(
