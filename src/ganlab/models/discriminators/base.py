@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from ganlab.config.schema import Config
+from ganlab.models.recording import RecordsInitArgs
 from ganlab.registry import Registry
 
 DISCRIMINATORS: Registry[Any] = Registry("discriminator", "Discriminator.model_type")
@@ -40,7 +41,7 @@ def spectral(layer: LayerT, enabled: bool) -> LayerT:
     return layer
 
 
-class SRDiscriminator(nn.Module):
+class SRDiscriminator(RecordsInitArgs, nn.Module):
     """Base of the built-in discriminators.
 
     ``forward(x)`` maps ``[B, in_bands, H, W]`` (any H, W the family accepts) to
@@ -49,7 +50,7 @@ class SRDiscriminator(nn.Module):
 
     Attributes:
         in_bands: Bands of the images it judges.
-        init_kwargs: Constructor arguments (set by the subclass).
+        init_kwargs: Constructor arguments of the concrete class (recorded automatically).
         supports_fp16, supports_bf16: Whether half-precision training is sound.
         recommended_use: One line for the model guide.
     """

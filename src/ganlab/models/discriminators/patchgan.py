@@ -54,14 +54,6 @@ class PatchGANDiscriminator(SRDiscriminator):
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.init_kwargs = dict(
-            in_bands=in_bands,
-            n_channels=n_channels,
-            n_blocks=n_blocks,
-            max_channels=max_channels,
-            norm=norm,
-            spectral_norm=spectral_norm,
-        )
         self.in_bands = in_bands
         self.n_blocks = n_blocks
         layers = []

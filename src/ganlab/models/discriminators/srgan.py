@@ -53,15 +53,6 @@ class SRGANDiscriminator(SRDiscriminator):
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.init_kwargs = dict(
-            in_bands=in_bands,
-            n_channels=n_channels,
-            n_blocks=n_blocks,
-            max_channels=max_channels,
-            fc_size=fc_size,
-            norm=norm,
-            spectral_norm=spectral_norm,
-        )
         self.in_bands = in_bands
         layers = []
         channels_in = in_bands

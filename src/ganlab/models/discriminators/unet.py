@@ -78,14 +78,6 @@ class UNetDiscriminator(SRDiscriminator):
         spectral_norm: bool = True,
     ) -> None:
         super().__init__()
-        self.init_kwargs = dict(
-            in_bands=in_bands,
-            n_channels=n_channels,
-            n_blocks=n_blocks,
-            max_channels=max_channels,
-            norm=norm,
-            spectral_norm=spectral_norm,
-        )
         self.in_bands = in_bands
         widths = [min(n_channels * 2**level, max_channels) for level in range(n_blocks + 1)]
         self.first = nn.Sequential(

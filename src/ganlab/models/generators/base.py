@@ -17,6 +17,7 @@ from torch import nn
 from ganlab.config.schema import Config
 from ganlab.models.blocks import Activation, UpsamplingName, conv, make_activation, make_upsampler
 from ganlab.models.initialization import scaled_kaiming_, zero_init_
+from ganlab.models.recording import RecordsInitArgs
 from ganlab.registry import Registry
 
 GENERATORS: Registry[Any] = Registry("generator", "Generator.model_type")
@@ -34,7 +35,7 @@ def interpolate(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
     return out.to(x.dtype)
 
 
-class SRGenerator(nn.Module):
+class SRGenerator(RecordsInitArgs, nn.Module):
     """Base of the built-in generators: head, body with long skip, upsampler, tail, global skip.
 
     Subclasses build their ``body`` (``[B, C, h, w] -> [B, C, h, w]``, initialised by the
@@ -58,7 +59,8 @@ class SRGenerator(nn.Module):
 
     Attributes:
         scale, in_bands, out_bands: What the generator maps.
-        init_kwargs: Constructor arguments of the concrete class (set by the subclass), so the
+        init_kwargs: Constructor arguments of the concrete class (recorded by
+            :class:`~ganlab.models.recording.RecordsInitArgs`), so the
             model can be rebuilt from saved weights and config.
         supports_fp16, supports_bf16: Whether half-precision inference/training is sound.
         recommended_use: One line for the model guide.

@@ -135,19 +135,6 @@ class LKANet(SRGenerator):
             global_skip=global_skip,
             zero_init_last=zero_init_last,
         )
-        self.init_kwargs = dict(
-            in_bands=in_bands,
-            out_bands=out_bands,
-            scale=scale,
-            n_channels=n_channels,
-            n_blocks=n_blocks,
-            large_kernel_size=large_kernel_size,
-            small_kernel_size=small_kernel_size,
-            res_scale=res_scale,
-            upsampling=upsampling,
-            global_skip=global_skip,
-            zero_init_last=zero_init_last,
-        )
 
 
 @GENERATORS.register("lka", "Large-kernel attention blocks (VAN-style decomposed 21x21 kernels)")

@@ -139,20 +139,6 @@ class RRDBNet(SRGenerator):
             global_skip=global_skip,
             zero_init_last=zero_init_last,
         )
-        self.init_kwargs = dict(
-            in_bands=in_bands,
-            out_bands=out_bands,
-            scale=scale,
-            n_channels=n_channels,
-            n_blocks=n_blocks,
-            large_kernel_size=large_kernel_size,
-            small_kernel_size=small_kernel_size,
-            growth_channels=growth_channels,
-            res_scale=res_scale,
-            upsampling=upsampling,
-            global_skip=global_skip,
-            zero_init_last=zero_init_last,
-        )
 
 
 @GENERATORS.register("rrdb", "ESRGAN's residual-in-residual dense blocks (RRDBNet)")

@@ -92,20 +92,6 @@ class SRResNet(SRGenerator):
         # it learns twice as fast as Kaiming x 0.1 residual branches (+0.50 vs +0.25 dB over
         # bicubic after 300 L1 steps, same seed and data).
         self.head.reset_parameters()
-        self.init_kwargs = dict(
-            in_bands=in_bands,
-            out_bands=out_bands,
-            scale=scale,
-            n_channels=n_channels,
-            n_blocks=n_blocks,
-            large_kernel_size=large_kernel_size,
-            small_kernel_size=small_kernel_size,
-            block_type=block_type,
-            res_scale=res_scale,
-            upsampling=upsampling,
-            global_skip=global_skip,
-            zero_init_last=zero_init_last,
-        )
 
 
 @GENERATORS.register("srresnet", "SRGAN's residual network (SRResNet); batch-norm or plain blocks")

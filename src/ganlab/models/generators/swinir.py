@@ -277,22 +277,6 @@ class SwinIR(SRGenerator):
             global_skip=global_skip,
             zero_init_last=zero_init_last,
         )
-        self.init_kwargs = dict(
-            in_bands=in_bands,
-            out_bands=out_bands,
-            scale=scale,
-            n_channels=n_channels,
-            n_blocks=n_blocks,
-            large_kernel_size=large_kernel_size,
-            small_kernel_size=small_kernel_size,
-            blocks_per_group=blocks_per_group,
-            window_size=window_size,
-            n_heads=n_heads,
-            mlp_ratio=mlp_ratio,
-            upsampling=upsampling,
-            global_skip=global_skip,
-            zero_init_last=zero_init_last,
-        )
 
 
 @GENERATORS.register("swinir", "Light SwinIR-style shifted-window transformer")
