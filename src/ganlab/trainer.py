@@ -18,7 +18,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from ganlab._lightning import pl
-from ganlab.callbacks import ValidationPanels
+from ganlab.callbacks import EMASwap, ValidationPanels
 from ganlab.config.load import dump_config
 from ganlab.config.schema import Config
 from ganlab.engine.module import resolve_manual_optimization
@@ -61,7 +61,7 @@ def build_loggers(config: Config, run_dir: Path) -> list[Logger]:
 
 
 def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
-    """Checkpointing (ranked, and ``last.ckpt``) and validation panels.
+    """Checkpointing (ranked, and ``last.ckpt``), the EMA swap and validation panels.
 
     ``last.ckpt`` comes from a second, unmonitored checkpoint callback that overwrites it at
     every save point: Lightning's own ``save_last`` only refreshes it when a ranked checkpoint
@@ -89,6 +89,9 @@ def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
                 enable_version_counter=False,
             )
         )
+    if config.Training.EMA.enabled:
+        # before the panels, so they draw what the EMA generator produces
+        callbacks.append(EMASwap())
     if config.Logging.num_val_images > 0:
         callbacks.append(
             ValidationPanels(

@@ -1,5 +1,6 @@
-"""Callbacks: validation panels."""
+"""Callbacks: EMA swap, validation panels."""
 
+from ganlab.callbacks.ema import EMASwap
 from ganlab.callbacks.panels import ValidationPanels
 
-__all__ = ["ValidationPanels"]
+__all__ = ["EMASwap", "ValidationPanels"]

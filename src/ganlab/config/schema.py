@@ -651,7 +651,10 @@ class LossesConfig(Section):
 class EMAConfig(Section):
     """Exponential moving average (EMA) of the generator's weights and buffers."""
 
-    enabled: bool = Field(False, description="Keep an EMA copy of the generator.")
+    enabled: bool = Field(
+        False,
+        description="Keep an EMA copy of the generator; validation, test and prediction use it.",
+    )
     decay: float = Field(0.999, gt=0, lt=1, description="EMA decay d: ema = d ema + (1 - d) w.")
     update_after_step: int = Field(
         0, ge=0, description="First generator step (own counter) that updates the EMA."

@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganlab._lightning import pl
+from ganlab.data.datamodule import SRDataModule
+from ganlab.engine import SRGANModule
+from ganlab.trainer import build_trainer
+
+
+class SeenInValidation(pl.Callback):
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.weights: list[torch.Tensor] = []
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        self.weights.append(pl_module.generator.head.weight.detach().clone())
+        if self.fail:
+            raise RuntimeError("validation broke")
+
+
+def _trained(make_config, tmp_path: Path) -> tuple[SRGANModule, object]:
+    config = make_config("Training.EMA.enabled=true", "Training.EMA.decay=0.5")
+    module = SRGANModule(config)
+    trainer = build_trainer(
+        config, tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=0
+    )
+    trainer.fit(module, datamodule=SRDataModule(config))
+    return module, config
+
+
+def test_validation_uses_ema_and_training_keeps_raw(make_config, tmp_path: Path) -> None:
+    module, config = _trained(make_config, tmp_path)
+    raw = module.generator.head.weight.detach().clone()
+    ema = module.ema.module.head.weight.detach().clone()
+    assert not torch.equal(raw, ema)
+    seen = SeenInValidation()
+    trainer = build_trainer(config, tmp_path, limit_val_batches=1)
+    trainer.callbacks.append(seen)
+    trainer.validate(module, datamodule=SRDataModule(config), verbose=False)
+    assert torch.equal(seen.weights[0], ema)
+    assert torch.equal(module.generator.head.weight, raw)
+
+
+def test_raw_weights_come_back_after_an_exception(make_config, tmp_path: Path) -> None:
+    module, config = _trained(make_config, tmp_path)
+    raw = module.generator.head.weight.detach().clone()
+    trainer = build_trainer(config, tmp_path, limit_val_batches=1)
+    trainer.callbacks.append(SeenInValidation(fail=True))
+    with pytest.raises(RuntimeError, match="validation broke"):
+        trainer.validate(module, datamodule=SRDataModule(config), verbose=False)
+    assert torch.equal(module.generator.head.weight, raw)
