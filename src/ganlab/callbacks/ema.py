@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ganlab._lightning import pl
+from ganlab.engine.ema import GeneratorEMA
 
 
 class EMASwap(pl.Callback):
@@ -22,19 +23,13 @@ class EMASwap(pl.Callback):
 
     def _swap_in(self, pl_module: pl.LightningModule) -> None:
         ema = getattr(pl_module, "ema", None)
-        if ema is None or self._raw is not None:
-            return
-        generator = _generator(pl_module)
-        self._raw = {k: v.detach().clone() for k, v in generator.state_dict().items()}
-        generator.load_state_dict(
-            {k: v.to(self._raw[k].device) for k, v in ema.module.state_dict().items()}
-        )
+        if ema is not None and self._raw is None:
+            self._raw = ema.load_into(cast(nn.Module, pl_module.generator))
 
     def _restore(self, pl_module: pl.LightningModule) -> None:
-        if self._raw is None:
-            return
-        _generator(pl_module).load_state_dict(self._raw)
-        self._raw = None
+        if self._raw is not None:
+            GeneratorEMA.restore(cast(nn.Module, pl_module.generator), self._raw)
+            self._raw = None
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._swap_in(pl_module)
@@ -62,9 +57,3 @@ class EMASwap(pl.Callback):
     def state_dict(self) -> dict[str, Any]:
         """Nothing to save: the EMA itself lives in the module's checkpoint state."""
         return {}
-
-
-def _generator(pl_module: pl.LightningModule) -> nn.Module:
-    """The module's generator, behind ``torch.compile``'s wrapper if any."""
-    generator = cast(nn.Module, pl_module.generator)
-    return cast(nn.Module, getattr(generator, "_orig_mod", generator))

@@ -97,7 +97,11 @@ def _expected_type(loc: tuple[Any, ...]) -> str | None:
     field = parent.model_fields.get(str(loc[-1]))
     if field is None:
         return None
-    annotation = field.annotation
+    return type_name(field.annotation)
+
+
+def type_name(annotation: Any) -> str:
+    """A field's type as users read it: ``int``, ``str | None``, ``Literal['a', 'b']``."""
     if isinstance(annotation, type) and typing.get_origin(annotation) is None:
         return annotation.__name__
     return str(annotation).replace("typing.", "").replace("NoneType", "None")

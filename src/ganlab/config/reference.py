@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from ganlab.config.load import _section_model
+from ganlab.config.load import _section_model, type_name
 from ganlab.config.schema import Config
 
 HEADER = """# Configuration reference
@@ -20,13 +20,6 @@ A config is one YAML file with the sections below. Every key is optional and has
 shown. Unknown keys are errors that name the key and the closest valid one. Any key can be set
 on the command line with `--set Section.key=value` (e.g. `--set Training.precision=bf16`).
 """
-
-
-def _type_name(annotation: Any) -> str:
-    text = str(annotation).replace("typing.", "").replace("NoneType", "None")
-    if isinstance(annotation, type) and not hasattr(annotation, "__origin__"):
-        text = annotation.__name__
-    return text.replace("|", "\\|")
 
 
 def _default_text(field: Any) -> str:
@@ -49,10 +42,8 @@ def _section(lines: list[str], path: tuple[str, ...], model: type[BaseModel]) ->
         lines += ["| key | type | default | description |", "|---|---|---|---|"]
         for name, field in fields:
             description = (field.description or "").replace("|", "\\|")
-            lines.append(
-                f"| `{name}` | {_type_name(field.annotation)} | {_default_text(field)} "
-                f"| {description} |"
-            )
+            kind = type_name(field.annotation).replace("|", "\\|")
+            lines.append(f"| `{name}` | {kind} | {_default_text(field)} | {description} |")
     else:
         lines.append("No keys yet.")
     for name in model.model_fields:

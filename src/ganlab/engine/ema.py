@@ -58,12 +58,12 @@ class GeneratorEMA:
         """Blend the generator's current weights into the average; copy its buffers."""
         decay = self.current_decay()
         ema_params = dict(self.module.named_parameters())
-        for name, param in _unwrapped(generator).named_parameters():
+        for name, param in unwrapped(generator).named_parameters():
             target = ema_params[name]
             source = param.detach().to(device=target.device, dtype=target.dtype)
             target.lerp_(source, 1.0 - decay)
         ema_buffers = dict(self.module.named_buffers())
-        for name, buffer in _unwrapped(generator).named_buffers():
+        for name, buffer in unwrapped(generator).named_buffers():
             if name in ema_buffers:
                 ema_buffers[name].copy_(buffer.detach().to(ema_buffers[name].device))
         self.num_updates += 1
@@ -82,23 +82,33 @@ class GeneratorEMA:
         self.module.load_state_dict(state["module"])
         self.num_updates = int(state["num_updates"])
 
+    def load_into(self, generator: nn.Module) -> dict[str, torch.Tensor]:
+        """Load the EMA weights into ``generator``; return its raw state for :meth:`restore`."""
+        target = unwrapped(generator)
+        raw = {k: v.detach().clone() for k, v in target.state_dict().items()}
+        target.load_state_dict(
+            {k: v.to(raw[k].device) for k, v in self.module.state_dict().items()}
+        )
+        return raw
+
+    @staticmethod
+    def restore(generator: nn.Module, raw: dict[str, torch.Tensor]) -> None:
+        """Put back the raw state returned by :meth:`load_into`."""
+        unwrapped(generator).load_state_dict(raw)
+
     @contextlib.contextmanager
     def swapped_into(self, generator: nn.Module) -> Iterator[None]:
         """Temporarily load the EMA weights into ``generator``; always restore the raw ones.
 
         The raw weights are restored when the block ends, also when it raises.
         """
-        target = _unwrapped(generator)
-        raw = {k: v.detach().clone() for k, v in target.state_dict().items()}
+        raw = self.load_into(generator)
         try:
-            target.load_state_dict(
-                {k: v.to(raw[k].device) for k, v in self.module.state_dict().items()}
-            )
             yield
         finally:
-            target.load_state_dict(raw)
+            self.restore(generator, raw)
 
 
-def _unwrapped(module: nn.Module) -> nn.Module:
+def unwrapped(module: nn.Module) -> nn.Module:
     """The original module behind ``torch.compile``'s wrapper, if any."""
     return getattr(module, "_orig_mod", module)

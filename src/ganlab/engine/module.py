@@ -17,7 +17,7 @@ from ganlab._lightning import IS_LIGHTNING_2, LIGHTNING_VERSION, pl, rank_zero_i
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
 from ganlab.data.normalizers import build_normalizers
-from ganlab.engine.ema import GeneratorEMA
+from ganlab.engine.ema import GeneratorEMA, unwrapped
 from ganlab.engine.optimizers import build_optimizer, network_groups
 from ganlab.engine.schedules import NetworkSchedules
 from ganlab.errors import TrainingFailure
@@ -441,7 +441,7 @@ class SRGANModule(pl.LightningModule):
 
     def ema_generator(self) -> nn.Module:
         """A copy of the generator holding the EMA weights (the raw generator without EMA)."""
-        generator = copy.deepcopy(getattr(self.generator, "_orig_mod", self.generator))
+        generator = copy.deepcopy(unwrapped(self.generator))
         if self.ema is not None:
             generator.load_state_dict(self.ema.module.state_dict())
         return generator.eval()
