@@ -23,6 +23,7 @@ from ganlab.config.load import dump_config
 from ganlab.config.schema import Config
 from ganlab.engine.module import resolve_manual_optimization
 from ganlab.errors import ConfigError
+from ganlab.strategies import strategy_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -122,19 +123,21 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
         run_dir: Run folder (checkpoints, logs, panels).
         **extra: Trainer arguments that win over the config (used by tests and the CLI).
     """
-    kwargs = trainer_kwargs(config)
-    kwargs.update(extra)
+    kwargs = {**strategy_kwargs(config), **trainer_kwargs(config), **extra}
     precision = config.Training.lightning_precision
-    accelerator = kwargs.get("accelerator", "auto")
-    if precision == "16-mixed" and accelerator == "cpu":
-        log.info("Training.precision=16-mixed on CPU: Lightning uses bfloat16 autocast instead")
-    return pl.Trainer(
+    trainer = pl.Trainer(
         default_root_dir=str(run_dir),
         precision=precision,  # type: ignore[arg-type]
         logger=build_loggers(config, run_dir) or False,
         callbacks=build_callbacks(config, run_dir),
         **kwargs,
     )
+    if precision == "16-mixed" and trainer.accelerator.__class__.__name__ == "CPUAccelerator":
+        log.info(
+            "Training.precision=16 on CPU: Lightning runs bfloat16 autocast instead of float16 "
+            "(CPUs have no float16 gradient scaling)"
+        )
+    return trainer
 
 
 def prepare_run_dir(config: Config, run_dir: Path) -> Path:

@@ -94,8 +94,32 @@ def test_trainer_passthrough_unknown_argument_suggests() -> None:
 
 
 def test_trainer_managed_arguments_are_refused() -> None:
-    with pytest.raises(ConfigError, match=r"Trainer\.precision .*set `Training\.precision`"):
-        load_config(None, ["Trainer.precision=bf16-mixed"])
+    with pytest.raises(ConfigError, match=r"Trainer\.logger .*choose loggers with `Logging"):
+        load_config(None, ["Trainer.logger=false"])
+
+
+def test_trainer_arguments_with_own_keys_follow_one_precedence_rule(caplog) -> None:
+    # only in the Trainer block: moved to the own key
+    config = load_config(None, ["Trainer.precision=bf16-mixed", "Trainer.devices=2"])
+    assert config.Training.lightning_precision == "bf16-mixed"
+    assert config.Training.devices == 2
+    assert "precision" not in config.Trainer and "devices" not in config.Trainer
+    # in both: the own key wins, and the conflict is logged
+    with caplog.at_level("WARNING", logger="ganlab.config.schema"):
+        config = load_config(None, ["Training.precision=32", "Trainer.precision=bf16-mixed"])
+    assert config.Training.lightning_precision == "32-true"
+    assert "Training.precision=32 is used; Trainer.precision=bf16-mixed is ignored" in caplog.text
+    # the same value twice is no conflict
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ganlab.config.schema"):
+        load_config(None, ["Training.accelerator=cpu", "Trainer.accelerator=cpu"])
+    assert caplog.text == ""
+
+
+def test_unknown_strategy_names_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"'dpp' is not a strategy.*did you mean ddp\?"):
+        load_config(None, ["Training.strategy=dpp"])
+    assert load_config(None, ["Training.strategy=ddp_spawn"]).Training.strategy == "ddp_spawn"
 
 
 def test_cross_section_checks() -> None:

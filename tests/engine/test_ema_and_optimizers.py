@@ -95,8 +95,9 @@ def test_clip_settings_precedence(make_config) -> None:
     assert config.gradient_clipping() == (0.5, "value")
     config = make_config("Optimizers.gradient_clip_val=0.2")
     assert config.gradient_clipping() == (0.2, "norm")
-    with pytest.raises(ConfigError, match="disagree; set only one"):
-        make_config("Optimizers.gradient_clip_val=0.2", "Trainer.gradient_clip_val=0.5")
+    config = make_config("Optimizers.gradient_clip_val=0.2", "Trainer.gradient_clip_val=0.5")
+    assert config.gradient_clipping() == (0.2, "norm")
+    assert "gradient_clip_val" not in config.Trainer
     with pytest.raises(ConfigError, match="accumulate_grad_batches must be a positive integer"):
         make_config("Trainer.accumulate_grad_batches=0")
 

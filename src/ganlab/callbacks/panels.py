@@ -75,7 +75,13 @@ class ValidationPanels(pl.Callback):
         for index in range(outputs["sr"].shape[0]):
             if len(self._rows) >= self.num_images:
                 break
-            self._rows.append({key: value[index].detach().cpu() for key, value in outputs.items()})
+            self._rows.append(
+                {
+                    key: value[index].detach().cpu()
+                    for key, value in outputs.items()
+                    if isinstance(value, torch.Tensor)
+                }
+            )
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not self._rows or not trainer.is_global_zero:

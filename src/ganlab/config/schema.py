@@ -8,9 +8,12 @@ Unknown keys are rejected (``extra="forbid"``); see :mod:`ganlab.config.load` fo
 from __future__ import annotations
 
 import difflib
+import logging
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+log = logging.getLogger(__name__)
 
 
 class Section(BaseModel):
@@ -422,6 +425,37 @@ class ModelConfig(Section):
         None, ge=1, description="Bands of the super-resolved output; null means `in_bands`."
     )
 
+    continue_training: str | Literal[False] = Field(
+        False,
+        description="Resume a run with everything (weights, optimisers, schedules, EMA, step "
+        "counter, phase, logger steps): a `.ckpt` path, `last` (the run folder's "
+        "`checkpoints/last.ckpt`), or false.",
+    )
+    load_checkpoint: str | None = Field(
+        None,
+        description="Start from these weights only (a `.ckpt`: generator and, if present, "
+        "discriminator; or a generator `.safetensors` export); optimisers and counters start "
+        "fresh.",
+    )
+
+    @field_validator("continue_training", mode="before")
+    @classmethod
+    def _continue_training_value(cls, value: Any) -> Any:
+        if value is None:
+            return False
+        if value is True:
+            raise ValueError("give a checkpoint path or `last` (true is ambiguous)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_start_point(self) -> ModelConfig:
+        if self.continue_training and self.load_checkpoint:
+            raise ValueError(
+                "set continue_training (resume everything) or load_checkpoint (weights only), "
+                "not both"
+            )
+        return self
+
     @property
     def output_bands(self) -> int:
         """Output band count with the default applied."""
@@ -671,6 +705,77 @@ class EMAConfig(Section):
     )
 
 
+class DDPConfig(Section):
+    """Options of the `ddp` strategy (distributed data parallel)."""
+
+    find_unused_parameters: bool = Field(
+        True,
+        description="Let DDP detect parameters without gradients in a step. Needed for GANs: "
+        "generator and discriminator take turns, so one of them gets no gradient in some steps.",
+    )
+    static_graph: bool = Field(
+        False,
+        description="Tell DDP the set of used parameters never changes between steps (faster; "
+        "only valid when the discriminator is updated on every step from the first step).",
+    )
+    process_group_backend: Literal["nccl", "gloo", "mpi"] | None = Field(
+        None, description="Communication backend; null: nccl on CUDA GPUs, gloo otherwise."
+    )
+
+
+class FSDPConfig(Section):
+    """Options of the `fsdp` strategy (FSDP2 `fully_shard` through Lightning's
+    ModelParallelStrategy)."""
+
+    auto_wrap: list[str] = Field(
+        default_factory=list,
+        description="Module classes sharded as units of their own, by class name "
+        "(`RRDB`) or import path (`pkg.module:Class`); the generator and the discriminator "
+        "are always sharded as wholes.",
+    )
+    mixed_precision: Literal["bf16", "16"] | None = Field(
+        None,
+        description="Keep the sharded parameters in this dtype for forward/backward (gradients "
+        "reduced in float32); null uses the dtype of Training.precision.",
+    )
+    cpu_offload: bool = Field(
+        False, description="Keep sharded parameters and optimiser states in CPU memory."
+    )
+    save_distributed_checkpoint: bool = Field(
+        False,
+        description="false: rank 0 writes one full `.ckpt` (resumable on any device count, "
+        "generator exports written); true: every rank writes its shard into a folder.",
+    )
+
+
+class DeepSpeedConfig(Section):
+    """Options of the `deepspeed` strategy (ZeRO; CUDA only, joint optimisation mode only)."""
+
+    stage: Literal[1, 2, 3] = Field(2, description="ZeRO stage.")
+    offload_optimizer: bool = Field(False, description="Keep optimiser states in CPU memory.")
+    offload_parameters: bool = Field(
+        False, description="Keep parameters in CPU memory (stage 3 only)."
+    )
+    micro_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="DeepSpeed's train_micro_batch_size_per_gpu; null: Data.batch_size.",
+    )
+
+    @model_validator(mode="after")
+    def _offload_needs_stage_3(self) -> DeepSpeedConfig:
+        if self.offload_parameters and self.stage != 3:
+            raise ValueError(
+                f"offload_parameters needs stage 3 (got stage {self.stage}); set stage: 3 or "
+                "offload_parameters: false"
+            )
+        return self
+
+
+PRODUCT_STRATEGIES = ("auto", "ddp", "fsdp", "deepspeed")
+"""Strategies configured by the product; any other name goes to Lightning's registry."""
+
+
 PrecisionName = Literal[
     "32", "16", "bf16", "64", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"
 ]
@@ -730,6 +835,24 @@ class TrainingConfig(Section):
         lt=0.5,
         description="Real-image target becomes 1 - label_smoothing (vanilla, lsgan, relativistic).",
     )
+    accelerator: str = Field(
+        "auto", description="Lightning accelerator: auto, cpu, gpu, cuda, mps, ..."
+    )
+    devices: int | str | list[int] = Field(
+        "auto", description="Devices per node: a count, a list of indices, or auto."
+    )
+    num_nodes: int = Field(1, ge=1, description="Machines taking part (multi-node DDP/FSDP).")
+    strategy: str = Field(
+        "auto",
+        description="auto (one device; ddp when more), ddp, fsdp (FSDP2 via "
+        "ModelParallelStrategy), deepspeed (CUDA only, joint mode only), or another name of "
+        "Lightning's strategy registry passed as is (e.g. ddp_spawn).",
+    )
+    ddp: DDPConfig = Field(default_factory=DDPConfig, description="DDP options.")
+    fsdp: FSDPConfig = Field(default_factory=FSDPConfig, description="FSDP options.")
+    deepspeed: DeepSpeedConfig = Field(
+        default_factory=DeepSpeedConfig, description="DeepSpeed options."
+    )
     Losses: LossesConfig = Field(default_factory=LossesConfig, description="Loss weights.")
     EMA: EMAConfig = Field(default_factory=EMAConfig, description="Generator EMA.")
 
@@ -748,11 +871,43 @@ class TrainingConfig(Section):
             )
         return self
 
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value in PRODUCT_STRATEGIES:
+            return value
+        from lightning.pytorch.strategies import StrategyRegistry
+
+        available = StrategyRegistry.available_strategies()
+        if value not in available:
+            names = [*PRODUCT_STRATEGIES, *available]
+            close = difflib.get_close_matches(value, names, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ValueError(
+                f"{value!r} is not a strategy: use one of {', '.join(PRODUCT_STRATEGIES)} or a "
+                f"name of Lightning's strategy registry{hint}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _deepspeed_needs_joint_mode(self) -> TrainingConfig:
+        if self.strategy == "deepspeed" and self.manual_optimization:
+            raise ValueError(
+                "strategy deepspeed takes exactly one optimiser, so it needs the joint mode; "
+                "set manual_optimization: false (or leave it unset on Lightning >= 2)"
+            )
+        return self
+
     @property
     def lightning_precision(self) -> str:
         """The precision string Lightning expects."""
-        short = {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}
-        return short.get(self.precision, self.precision)
+        return lightning_precision(self.precision)
+
+
+def lightning_precision(value: str) -> str:
+    """Lightning's precision string for a short name (32, 16, bf16, 64) or a Lightning name."""
+    short = {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}
+    return short.get(value, value)
 
 
 class OptimizersConfig(Section):
@@ -849,14 +1004,138 @@ class SchedulersConfig(Section):
 
 
 class CheckpointConfig(Section):
-    """Lightning ModelCheckpoint settings; checkpoints go to `<run dir>/checkpoints`."""
+    """Checkpointing into `<run dir>/checkpoints`. Every checkpoint file `X.ckpt` gets
+    generator-only exports beside it: `X.generator.safetensors` (raw weights) and, with
+    Training.EMA enabled, `X.generator-ema.safetensors`, each carrying the generator config."""
 
     monitor: str = Field("val/psnr", description="Logged metric that ranks checkpoints.")
     mode: Literal["max", "min"] = Field("max", description="Whether higher or lower is better.")
-    save_top_k: int = Field(1, ge=-1, description="Best checkpoints kept (-1 keeps all).")
+    save_top_k: int = Field(1, ge=-1, description="Best checkpoints kept (-1 keeps all, 0 none).")
     save_last: bool = Field(True, description="Also keep `last.ckpt`, the newest state.")
     filename: str = Field(
         "best-epoch{epoch:03d}", description="Name pattern of ranked checkpoints (no extension)."
+    )
+    every_n_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Also save `step-NNNNNNN.ckpt` every N generator steps (the run's own step "
+        "counter, one per batch whatever the optimisation mode).",
+    )
+    keep_every_n_steps: int = Field(
+        -1, ge=-1, description="Periodic `step-*.ckpt` files kept (the newest); -1 keeps all."
+    )
+    export_generator: bool = Field(
+        True, description="Write the generator-only safetensors exports beside each checkpoint."
+    )
+
+
+class GradientNormsConfig(Section):
+    """Per-network gradient norms (measured before clipping)."""
+
+    enabled: bool = Field(
+        False, description="Log `grad_norm/generator` and `grad_norm/discriminator`."
+    )
+    every_n_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Measure every N optimiser steps; null: Trainer.log_every_n_steps (a norm "
+        "costs one device sync, so it is not measured on every step by default).",
+    )
+    norm_type: float = Field(2.0, gt=0, description="p of the p-norm (2: Euclidean).")
+    per_layer: bool = Field(
+        False, description="Also log `grad_norm/<network>/<parameter>` for every parameter."
+    )
+    generator_threshold: float | None = Field(
+        None, gt=0, description="Warn (and alert) when the generator's norm exceeds this."
+    )
+    discriminator_threshold: float | None = Field(
+        None, gt=0, description="Warn (and alert) when the discriminator's norm exceeds this."
+    )
+    warn_interval_steps: int = Field(
+        100, ge=1, description="At most one threshold warning per network per this many steps."
+    )
+
+
+class ExtraValidationConfig(Section):
+    """A validation hook class loaded by import path."""
+
+    target: str = Field(
+        ...,
+        description="`package.module:Class` of a ganlab.callbacks.ValidationHook subclass "
+        "(e.g. `ganlab.callbacks.extra:BandBias`).",
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for the class."
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _import_path(cls, value: str) -> str:
+        module, _, name = value.partition(":")
+        if not module or not name:
+            raise ValueError(f"{value!r}: expected `package.module:Class`")
+        return value
+
+
+class EarlyStoppingConfig(Section):
+    """Stop training when a validation metric stops improving."""
+
+    monitor: str = Field("val/psnr", description="Logged validation metric watched.")
+    mode: Literal["max", "min"] = Field("max", description="Whether higher or lower is better.")
+    patience: int = Field(
+        5, ge=1, description="Validations without improvement before training stops."
+    )
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as improvement.")
+
+
+AlertEvent = Literal["early_stop", "nonfinite", "gradient_threshold", "no_improvement", "exception"]
+ALERT_EVENTS: tuple[str, ...] = (
+    "early_stop", "nonfinite", "gradient_threshold", "no_improvement", "exception",
+)  # fmt: skip
+
+
+class WebhookConfig(Section):
+    """HTTP POST of each alert as a JSON object."""
+
+    url: str = Field(..., description="http(s) URL that receives the JSON event.")
+    timeout_s: float = Field(5.0, gt=0, description="Seconds per attempt.")
+    retries: int = Field(2, ge=0, description="Further attempts after a failed one.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra HTTP headers (e.g. an authorisation token)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r}: expected an http:// or https:// URL")
+        return value
+
+
+class AlertsConfig(Section):
+    """Notify operators when training stalls or breaks. Alerts are sent from a background
+    thread, so a slow sink never blocks training."""
+
+    events: list[AlertEvent] = Field(
+        default_factory=lambda: list(ALERT_EVENTS),
+        description="Events that alert: early_stop, nonfinite (a skipped NaN/Inf step), "
+        "gradient_threshold, no_improvement, exception.",
+    )
+    log: bool = Field(True, description="Write each alert to the log (warning level).")
+    command: list[str] | None = Field(
+        None,
+        description="Program and arguments run for each alert (no shell); the JSON event is "
+        "passed on standard input and `{event}`/`{message}` in arguments are replaced.",
+    )
+    command_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds before the command is killed."
+    )
+    webhook: WebhookConfig | None = Field(None, description="HTTP POST sink.")
+    no_improvement_validations: int | None = Field(
+        None,
+        ge=1,
+        description="Raise `no_improvement` after this many validations without a better "
+        "`Callbacks.checkpoint.monitor` value; null: never.",
     )
 
 
@@ -866,9 +1145,38 @@ class CallbacksConfig(Section):
     checkpoint: CheckpointConfig = Field(
         default_factory=CheckpointConfig, description="Checkpointing."
     )
+    lr_monitor: bool = Field(
+        False, description="Log learning rates as `lr/generator` and `lr/discriminator`."
+    )
+    gradient_norms: GradientNormsConfig = Field(
+        default_factory=GradientNormsConfig, description="Gradient-norm logging and thresholds."
+    )
+    extra_validation: list[ExtraValidationConfig] = Field(
+        default_factory=list,
+        description="Validation hooks that receive the module and each batch's outputs (LR, "
+        "bicubic, SR, HR in physical units, meta) and return metrics to log.",
+    )
+    early_stopping: EarlyStoppingConfig | None = Field(
+        None, description="Early stopping; null: off."
+    )
+    alerts: AlertsConfig | None = Field(None, description="Operator alerts; null: off.")
 
 
-LoggerName = Literal["csv", "tensorboard"]
+LoggerName = Literal["csv", "tensorboard", "wandb"]
+
+
+class WandbConfig(Section):
+    """Weights & Biases logger options (`Logging.logger: wandb`)."""
+
+    mode: Literal["online", "offline", "disabled"] = Field(
+        "offline",
+        description="offline writes the run under `<run dir>/logs/wandb` with no network "
+        "(upload later with `wandb sync`); online needs `wandb login`.",
+    )
+    project: str = Field("opensr-gan-lab", description="W&B project name.")
+    entity: str | None = Field(None, description="W&B team or user; null: your default.")
+    name: str | None = Field(None, description="Run name; null: the run folder's name.")
+    tags: list[str] = Field(default_factory=list, description="Run tags.")
 
 
 class LoggingConfig(Section):
@@ -877,10 +1185,22 @@ class LoggingConfig(Section):
     logger: LoggerName | list[LoggerName] = Field(
         "csv",
         description="csv (`<run dir>/logs/csv/metrics.csv`), tensorboard "
-        "(`<run dir>/logs/tensorboard`), or a list of both.",
+        "(`<run dir>/logs/tensorboard`), wandb (`<run dir>/logs/wandb`), or a list.",
     )
+    wandb: WandbConfig = Field(default_factory=WandbConfig, description="W&B options.")
     num_val_images: int = Field(
-        4, ge=0, description="Validation samples drawn in each PNG panel; 0 writes no panels."
+        4,
+        ge=0,
+        description="Validation samples drawn in each LR | bicubic | SR | HR panel (PNG files in "
+        "`<run dir>/panels` and images in TensorBoard/W&B); 0 draws none.",
+    )
+    log_images: bool = Field(
+        True, description="Also send the panels to the image-capable loggers (TensorBoard, W&B)."
+    )
+    histograms: bool = Field(
+        False,
+        description="Log weight and gradient histograms of both networks at each validation "
+        "(TensorBoard, W&B).",
     )
     lpips: bool = Field(
         False,
@@ -904,7 +1224,20 @@ MANAGED_TRAINER_ARGUMENTS = {
     "callbacks": "configure callbacks under `Callbacks`",
     "logger": "choose loggers with `Logging.logger`",
     "default_root_dir": "use `ganlab train --run-dir DIR`",
-    "precision": "set `Training.precision`",
+    "plugins": "the product installs its own checkpoint plugin; use `Training` keys",
+}
+
+# Trainer arguments that also have a key of their own: `Trainer` name -> owning key.
+# Precedence: the owning key when it is set in the config, else the `Trainer` value, else the
+# owning key's default.
+OWNED_TRAINER_ARGUMENTS = {
+    "precision": "Training.precision",
+    "accelerator": "Training.accelerator",
+    "devices": "Training.devices",
+    "num_nodes": "Training.num_nodes",
+    "strategy": "Training.strategy",
+    "gradient_clip_val": "Optimizers.gradient_clip_val",
+    "gradient_clip_algorithm": "Optimizers.gradient_clip_algorithm",
 }
 
 
@@ -988,19 +1321,47 @@ class Config(Section):
     )
 
     def gradient_clipping(self) -> tuple[float | None, str]:
-        """Clip value and algorithm from ``Optimizers`` or, if unset there, ``Trainer``."""
+        """Clip value (None: off) and algorithm, from ``Optimizers``."""
         value = self.Optimizers.gradient_clip_val
-        if value is None:
-            value = self.Trainer.get("gradient_clip_val")
-        algorithm = self.Trainer.get("gradient_clip_algorithm") or "norm"
-        if self.Optimizers.gradient_clip_val is not None:
-            algorithm = self.Optimizers.gradient_clip_algorithm
-        return (float(value) if value else None), str(algorithm)
+        return (float(value) if value else None), self.Optimizers.gradient_clip_algorithm
 
     @property
     def accumulate_grad_batches(self) -> int:
         """Batches per optimiser step (``Trainer.accumulate_grad_batches``, default 1)."""
         return int(self.Trainer.get("accumulate_grad_batches") or 1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_owned_trainer_arguments(cls, data: Any) -> Any:
+        """Move Trainer arguments that have a key of their own to that key (see
+        :data:`OWNED_TRAINER_ARGUMENTS`); a conflicting pair is logged, the own key wins."""
+        if not isinstance(data, dict) or not isinstance(data.get("Trainer"), dict):
+            return data
+        data = dict(data)
+        trainer = dict(data["Trainer"])
+        for name, key in OWNED_TRAINER_ARGUMENTS.items():
+            if name not in trainer:
+                continue
+            value = trainer.pop(name)
+            section_name, field = key.split(".")
+            section = data.get(section_name) or {}
+            if isinstance(section, BaseModel):
+                section = section.model_dump(exclude_unset=True)
+            section = dict(section)
+            if field in section and str(section[field]) != str(value):
+                log.warning(
+                    "%s=%s is used; Trainer.%s=%s is ignored (a key of its own wins over the "
+                    "Trainer block)",
+                    key,
+                    section[field],
+                    name,
+                    value,
+                )
+            else:
+                section[field] = value
+            data[section_name] = section
+        data["Trainer"] = trainer
+        return data
 
     @field_validator("Trainer")
     @classmethod
@@ -1009,13 +1370,6 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _cross_section_checks(self) -> Config:
-        trainer_clip = self.Trainer.get("gradient_clip_val")
-        own_clip = self.Optimizers.gradient_clip_val
-        if trainer_clip is not None and own_clip is not None and float(trainer_clip) != own_clip:
-            raise ValueError(
-                f"Optimizers.gradient_clip_val ({own_clip}) and Trainer.gradient_clip_val "
-                f"({trainer_clip}) disagree; set only one"
-            )
         accumulate = self.Trainer.get("accumulate_grad_batches")
         if accumulate is not None and (not isinstance(accumulate, int) or accumulate < 1):
             raise ValueError(

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganlab._lightning import IS_LIGHTNING_2, LIGHTNING_VERSION, pl, rank_zero_info
+from ganlab.callbacks.base import GeneratorStepCallback
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
 from ganlab.data.normalizers import build_normalizers
@@ -360,7 +361,10 @@ class SRGANModule(pl.LightningModule):
                     nn.utils.clip_grad_norm_(params, self.clip_value)
 
     def on_train_batch_end(self, outputs: Any, batch: Batch, batch_idx: int) -> None:
-        """After an optimiser step: EMA update, own counter, non-finite bookkeeping."""
+        """After an optimiser step: EMA update, own counter, non-finite bookkeeping; then the
+        ``on_generator_step`` hook of every :class:`GeneratorStepCallback` (which therefore sees
+        the updated counter and EMA, unlike Lightning's ``on_train_batch_end`` of callbacks,
+        which runs before this hook)."""
         if not self._window_ends(batch_idx):
             return
         if self._nonfinite_this_step:
@@ -381,11 +385,16 @@ class SRGANModule(pl.LightningModule):
             if self.ema is not None and self.ema.due(self.step_count):
                 self.ema.update(self.generator)
         self.step_count += 1
+        for callback in self.trainer.callbacks:  # type: ignore[attr-defined]
+            if isinstance(callback, GeneratorStepCallback):
+                callback.on_generator_step(self.trainer, self, self.step_count)
 
     # ---------------------------------------------------------------------------- validation
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        """SR and bicubic quality; returns physical-unit images for callbacks (panels).
+    def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, Any]:
+        """SR and bicubic quality; returns ``{lr, bicubic, sr, hr}`` in physical units (the
+        bicubic image only when LR and SR bands match) and the batch's ``meta``, for callbacks
+        (panels, extra validation hooks).
 
         The bicubic baseline is interpolated in physical units and compared in HR units (exact
         also with different LR/HR normalisers: bicubic weights sum to 1, so interpolation
@@ -395,7 +404,12 @@ class SRGANModule(pl.LightningModule):
         sr = self.generator(self.lr_normalizer.normalize(batch["lr"]))
         sr_physical = self.hr_normalizer.denormalize(sr)
         self.sr_quality.update(sr, hr, sr_physical, batch["hr"])
-        outputs = {"lr": batch["lr"], "sr": sr_physical, "hr": batch["hr"]}
+        outputs = {
+            "lr": batch["lr"],
+            "sr": sr_physical,
+            "hr": batch["hr"],
+            "meta": batch.get("meta"),
+        }
         if self.bicubic_quality is not None:
             scale = self.config.Generator.scaling_factor
             bicubic_physical = interpolate(batch["lr"], scale, "bicubic")
