@@ -20,7 +20,7 @@ def test_last_checkpoint_is_the_newest_state(make_config, tmp_path: Path) -> Non
     module = SRGANModule(config)
     trainer.fit(module, datamodule=SRDataModule(config))
     folder = tmp_path / "checkpoints"
-    assert sorted(p.name for p in folder.iterdir()) == ["best-epoch000.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["best-epoch000.ckpt", "last.ckpt"]
     last = torch.load(folder / "last.ckpt", weights_only=True, map_location="cpu")
     assert last["epoch"] == 2 and last["ganlab"]["step_count"] == 6
     best = torch.load(folder / "best-epoch000.ckpt", weights_only=True, map_location="cpu")
@@ -33,4 +33,4 @@ def test_save_last_off_writes_ranked_checkpoints_only(make_config, tmp_path: Pat
         config, tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1
     )
     trainer.fit(SRGANModule(config), datamodule=SRDataModule(config))
-    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["best-epoch000.ckpt"]
+    assert [p.name for p in (tmp_path / "checkpoints").glob("*.ckpt")] == ["best-epoch000.ckpt"]

@@ -69,23 +69,35 @@ class Registry(Generic[T]):
         if name in self._entries:
             return self._entries[name][0]
         if ":" in name:
-            module_name, _, attribute = name.partition(":")
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError as exc:
-                raise ConfigError(
-                    f"{self.key}: cannot import module {module_name!r} ({exc})"
-                ) from exc
-            try:
-                factory: T = getattr(module, attribute)
-            except AttributeError:
-                raise ConfigError(
-                    f"{self.key}: module {module_name!r} has no attribute {attribute!r}"
-                ) from None
-            return factory
+            return import_object(name, self.key)  # type: ignore[no-any-return]
         close = difflib.get_close_matches(name, self.names(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
             f"{self.key}: unknown {self.kind} {name!r}{hint} "
             f"Registered: {', '.join(self.names())}; or give 'package.module:Name'."
         )
+
+
+def import_object(path: str, key: str) -> Any:
+    """The object at ``package.module:Name`` (``Name`` may be dotted, ``Outer.Inner``).
+
+    Args:
+        path: The import path.
+        key: The config key that named it, for the message.
+
+    Raises:
+        ConfigError: The module cannot be imported or has no such attribute.
+    """
+    module_name, _, attribute = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{key}: cannot import module {module_name!r} ({exc})") from exc
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ConfigError(
+                f"{key}: module {module_name!r} has no attribute {attribute!r}"
+            ) from None
+    return target

@@ -1,14 +1,17 @@
-"""Config -> Lightning ``Trainer``: loggers, callbacks, precision and the passthrough block.
+"""Config -> Lightning ``Trainer``: loggers, callbacks, strategy, precision and passthrough.
 
-Precedence: values in the ``Trainer:`` block are passed to Lightning as given; arguments the
-product manages itself (callbacks, logger, default_root_dir, precision) are refused there by
-the schema; ``gradient_clip_val``/``gradient_clip_algorithm`` (or ``Optimizers.gradient_clip_*``)
-are applied by the module per network, and ``accumulate_grad_batches`` by the module in manual
-mode (Lightning's manual optimisation rejects both).
+Precedence: arguments in the ``Trainer:`` block are passed to Lightning as given. Those the
+product manages (callbacks, logger, default_root_dir, plugins) are refused there by the schema.
+Those that also have a key of their own (precision, accelerator, devices, num_nodes, strategy,
+gradient_clip_val/algorithm; see ``OWNED_TRAINER_ARGUMENTS``) are moved to that key when the
+key is not set, and ignored with a logged warning when it is set to something else: the key of
+its own wins. Clipping is applied by the module per network, and ``accumulate_grad_batches`` by
+the module in the alternating (manual) mode, since Lightning refuses both there.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -19,17 +22,19 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from ganlab._lightning import pl
 from ganlab.callbacks import EMASwap, ValidationPanels
+from ganlab.callbacks.checkpoints import PeriodicCheckpoint
+from ganlab.callbacks.extra import ExtraValidation, build_validation_hook
+from ganlab.callbacks.histograms import Histograms
+from ganlab.callbacks.learning_rates import LearningRateLogger
+from ganlab.callbacks.monitoring import build_monitoring_callbacks
 from ganlab.config.load import dump_config
 from ganlab.config.schema import Config
+from ganlab.engine.checkpoint import ExportingCheckpointIO
 from ganlab.engine.module import resolve_manual_optimization
 from ganlab.errors import ConfigError
 from ganlab.strategies import strategy_kwargs
 
 log = logging.getLogger(__name__)
-
-MODULE_APPLIED_ARGUMENTS = ("gradient_clip_val", "gradient_clip_algorithm")
-"""Trainer arguments the module applies itself (Lightning refuses them in manual mode)."""
-
 
 LAST_CHECKPOINT = "last"
 """File stem of the newest checkpoint in ``<run dir>/checkpoints``."""
@@ -42,73 +47,124 @@ def default_run_dir(config_path: str | Path | None, root: str | Path = "runs") -
 
 
 def build_loggers(config: Config, run_dir: Path) -> list[Logger]:
-    """The loggers named in ``Logging.logger``, writing under ``run_dir/logs``."""
+    """The loggers named in ``Logging.logger``, writing under ``run_dir/logs``.
+
+    Each receives the whole config as hyperparameters when training starts (CSV:
+    ``hparams.yaml``, TensorBoard: hparams, W&B: the run config).
+    """
     loggers: list[Logger] = []
     for name in config.Logging.logger_names:
         if name == "csv":
             loggers.append(CSVLogger(save_dir=str(run_dir), name="logs", version="csv"))
         elif name == "tensorboard":
-            try:
-                import tensorboard  # noqa: F401
-            except ImportError:
-                raise ConfigError(
-                    "Logging.logger: tensorboard needs the tensorboard package; "
-                    "pip install 'opensr-gan-lab[tensorboard]' or use csv"
-                ) from None
+            _require("tensorboard", "tensorboard", "Logging.logger: tensorboard")
             loggers.append(
                 TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tensorboard")
             )
+        elif name == "wandb":
+            loggers.append(_wandb_logger(config, run_dir))
     return loggers
 
 
+def _require(module: str, extra: str, what: str) -> None:
+    """Raise a ConfigError naming the extra to install when ``module`` is missing."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"{what} needs the {module} package; pip install 'opensr-gan-lab[{extra}]'"
+        ) from None
+
+
+def _wandb_logger(config: Config, run_dir: Path) -> Logger:
+    """A W&B logger writing under ``run_dir/logs/wandb`` (offline by default: no network)."""
+    _require("wandb", "wandb", "Logging.logger: wandb")
+    from lightning.pytorch.loggers import WandbLogger
+
+    options = config.Logging.wandb
+    folder = run_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return WandbLogger(
+        save_dir=str(folder),
+        project=options.project,
+        entity=options.entity,
+        name=options.name or run_dir.name,
+        tags=options.tags,
+        offline=options.mode == "offline",
+        mode=options.mode,
+    )
+
+
 def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
-    """Checkpointing (ranked, and ``last.ckpt``), the EMA swap and validation panels.
+    """Every callback the config asks for: checkpointing (ranked, ``last.ckpt``, periodic),
+    EMA swap, learning rates, extra validation, panels, histograms and monitoring (gradient
+    norms, early stopping, alerts).
 
     ``last.ckpt`` comes from a second, unmonitored checkpoint callback that overwrites it at
     every save point: Lightning's own ``save_last`` only refreshes it when a ranked checkpoint
     is written, so it would fall behind the newest state whenever the metric stops improving.
     """
     ckpt = config.Callbacks.checkpoint
-    folder = str(run_dir / "checkpoints")
-    callbacks: list[pl.Callback] = [
-        ModelCheckpoint(
-            dirpath=folder,
-            filename=ckpt.filename,
-            monitor=ckpt.monitor,
-            mode=ckpt.mode,
-            save_top_k=ckpt.save_top_k,
-            auto_insert_metric_name=False,
+    folder = run_dir / "checkpoints"
+    callbacks: list[pl.Callback] = []
+    if ckpt.save_top_k != 0:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=str(folder),
+                filename=ckpt.filename,
+                monitor=ckpt.monitor,
+                mode=ckpt.mode,
+                save_top_k=ckpt.save_top_k,
+                auto_insert_metric_name=False,
+            )
         )
-    ]
     if ckpt.save_last:
         callbacks.append(
             ModelCheckpoint(
-                dirpath=folder,
+                dirpath=str(folder),
                 filename=LAST_CHECKPOINT,
                 monitor=None,
                 save_top_k=1,
                 enable_version_counter=False,
             )
         )
+    if ckpt.every_n_steps:
+        callbacks.append(PeriodicCheckpoint(folder, ckpt.every_n_steps, ckpt.keep_every_n_steps))
     if config.Training.EMA.enabled:
-        # before the panels, so they draw what the EMA generator produces
+        # before the panels and extra validation, so they see what the EMA generator produces
         callbacks.append(EMASwap())
-    if config.Logging.num_val_images > 0:
+    if config.Callbacks.lr_monitor:
+        callbacks.append(LearningRateLogger())
+    hooks = [
+        build_validation_hook(entry, index)
+        for index, entry in enumerate(config.Callbacks.extra_validation)
+    ]
+    if hooks:
+        callbacks.append(ExtraValidation(hooks))
+    logging_config = config.Logging
+    if logging_config.num_val_images > 0:
         callbacks.append(
             ValidationPanels(
-                run_dir / "panels", config.Logging.num_val_images, config.Logging.display_bands
+                run_dir / "panels",
+                logging_config.num_val_images,
+                logging_config.display_bands,
+                to_loggers=logging_config.log_images,
             )
         )
+    if logging_config.histograms:
+        callbacks.append(Histograms())
+    callbacks.extend(build_monitoring_callbacks(config, run_dir))
     return callbacks
 
 
 def trainer_kwargs(config: Config) -> dict[str, Any]:
-    """The ``Trainer:`` block minus what the module applies itself.
+    """The ``Trainer:`` block as passed to Lightning.
 
-    Gradient clipping is always applied by the module (per network, in both modes).
-    Accumulation is passed to Lightning in joint mode and done by the module in manual mode.
+    Accumulation is passed to Lightning in the joint mode and done by the module in the
+    alternating mode (clipping arguments never reach this block: the schema moves them to
+    ``Optimizers``, and the module applies them per network).
     """
-    kwargs = {k: v for k, v in config.Trainer.items() if k not in MODULE_APPLIED_ARGUMENTS}
+    kwargs = dict(config.Trainer)
     manual, _ = resolve_manual_optimization(config.Training.manual_optimization)
     if manual:
         kwargs.pop("accumulate_grad_batches", None)
@@ -130,6 +186,7 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
         precision=precision,  # type: ignore[arg-type]
         logger=build_loggers(config, run_dir) or False,
         callbacks=build_callbacks(config, run_dir),
+        plugins=[ExportingCheckpointIO(config.Callbacks.checkpoint.export_generator)],
         **kwargs,
     )
     if precision == "16-mixed" and trainer.accelerator.__class__.__name__ == "CPUAccelerator":

@@ -46,6 +46,7 @@ def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path, ma
         "Schedulers.generator.step_size=2",
         "Schedulers.generator.gamma=0.1",
         "Schedulers.discriminator.warmup_steps=10",
+        "Callbacks.lr_monitor=true",
     )
     module = SRGANModule(config)
     trainer = build_trainer(
@@ -57,4 +58,5 @@ def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path, ma
     # the last step was step 2 (0-based): generator 1e-3 x 0.1, discriminator 1e-4 x 3/10
     assert generator_opt == pytest.approx(1e-4)
     assert discriminator_opt == pytest.approx(3e-5)
-    assert trainer.callback_metrics["train/lr_generator"].item() == pytest.approx(1e-4)
+    assert trainer.callback_metrics["lr/generator"].item() == pytest.approx(1e-4)
+    assert trainer.callback_metrics["lr/discriminator"].item() == pytest.approx(3e-5)

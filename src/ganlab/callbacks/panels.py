@@ -42,19 +42,41 @@ def render_panel(rows: list[dict[str, torch.Tensor]], bands: list[int], scale: i
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
+def log_image(trainer: pl.Trainer, name: str, image: np.ndarray, step: int) -> None:
+    """Send a uint8 ``[H, W, C]`` (or ``[H, W]``) image to every image-capable active logger:
+    TensorBoard (``add_image``) and W&B (``log_image``); other loggers are skipped."""
+    from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+
+    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(name, rgb, global_step=step, dataformats="HWC")
+        elif isinstance(logger, WandbLogger):
+            logger.log_image(key=name, images=[rgb], step=step)
+
+
 class ValidationPanels(pl.Callback):
-    """Write ``panels/step_NNNNNN.png`` in the run folder after each validation.
+    """Write ``panels/step_NNNNNN.png`` in the run folder after each validation, and send the
+    panel as ``val/panel`` to TensorBoard and W&B when they are active.
 
     Args:
         folder: Where the PNG files go.
         num_images: Samples per panel (the first ones of the validation set).
         bands: Displayed bands (1 for grey or 3 for RGB); None: 0-2, or 0 for single-band data.
+        to_loggers: Also send the panel to the image-capable loggers.
     """
 
-    def __init__(self, folder: Path, num_images: int, bands: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        num_images: int,
+        bands: list[int] | None = None,
+        to_loggers: bool = True,
+    ) -> None:
         self.folder = Path(folder)
         self.num_images = num_images
         self.bands = bands
+        self.to_loggers = to_loggers
         self._rows: list[dict[str, torch.Tensor]] = []
         self.last_path: Path | None = None
 
@@ -92,6 +114,9 @@ class ValidationPanels(pl.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         step = getattr(pl_module, "step_count", trainer.global_step)
         path = self.folder / f"step_{step:06d}.png"
-        render_panel(self._rows, bands, scale).save(path)
+        panel = render_panel(self._rows, bands, scale)
+        panel.save(path)
         self.last_path = path
+        if self.to_loggers:
+            log_image(trainer, "val/panel", np.asarray(panel), trainer.global_step)
         self._rows = []

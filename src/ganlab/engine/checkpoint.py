@@ -1,14 +1,52 @@
-"""Reading weights from Lightning checkpoints with precise errors."""
+"""Writing checkpoints (atomically, with generator exports) and reading weights from them
+with precise errors."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ganlab._lightning import pl
 from ganlab.errors import CheckpointError
+from ganlab.export import remove_checkpoint_exports, write_checkpoint_exports
+
+
+class ExportingCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint I/O plus the generator-only exports beside every checkpoint.
+
+    A checkpoint is written to ``<name>.partial`` and renamed, so an interrupted save never
+    leaves a truncated ``.ckpt`` (the previous file stays intact). Removing a checkpoint (top-k
+    rotation) removes its exports too.
+
+    Args:
+        export_generator: Write ``X.generator.safetensors`` (and ``X.generator-ema...``) beside
+            each ``X.ckpt`` (see :mod:`ganlab.export`).
+    """
+
+    def __init__(self, export_generator: bool = True) -> None:
+        super().__init__()
+        self.export_generator = export_generator
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError("ExportingCheckpointIO takes no storage_options")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        torch.save(checkpoint, partial)
+        os.replace(partial, path)
+        if self.export_generator:
+            write_checkpoint_exports(checkpoint, path)
+
+    def remove_checkpoint(self, path: Any) -> None:
+        super().remove_checkpoint(path)
+        remove_checkpoint_exports(path)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -60,12 +60,12 @@ class GeneratorEMA:
         ema_params = dict(self.module.named_parameters())
         for name, param in unwrapped(generator).named_parameters():
             target = ema_params[name]
-            source = param.detach().to(device=target.device, dtype=target.dtype)
+            source = _full(param.detach()).to(device=target.device, dtype=target.dtype)
             target.lerp_(source, 1.0 - decay)
         ema_buffers = dict(self.module.named_buffers())
         for name, buffer in unwrapped(generator).named_buffers():
             if name in ema_buffers:
-                ema_buffers[name].copy_(buffer.detach().to(ema_buffers[name].device))
+                ema_buffers[name].copy_(_full(buffer.detach()).to(ema_buffers[name].device))
         self.num_updates += 1
 
     def to(self, device: torch.device | str) -> None:
@@ -83,17 +83,21 @@ class GeneratorEMA:
         self.num_updates = int(state["num_updates"])
 
     def load_into(self, generator: nn.Module) -> dict[str, torch.Tensor]:
-        """Load the EMA weights into ``generator``; return its raw state for :meth:`restore`."""
+        """Load the EMA weights into ``generator``; return its raw state for :meth:`restore`.
+
+        A generator sharded by FSDP2 receives each rank's part of the EMA weights (no
+        communication; every rank holds the whole EMA copy) and returns its own shards.
+        """
         target = unwrapped(generator)
         raw = {k: v.detach().clone() for k, v in target.state_dict().items()}
         target.load_state_dict(
-            {k: v.to(raw[k].device) for k, v in self.module.state_dict().items()}
+            {k: _placed_like(v, raw[k]) for k, v in self.module.state_dict().items()}
         )
         return raw
 
     @staticmethod
     def restore(generator: nn.Module, raw: dict[str, torch.Tensor]) -> None:
-        """Put back the raw state returned by :meth:`load_into`."""
+        """Put back the raw state returned by :meth:`load_into` (shards under FSDP2)."""
         unwrapped(generator).load_state_dict(raw)
 
     @contextlib.contextmanager
@@ -107,6 +111,43 @@ class GeneratorEMA:
             yield
         finally:
             self.restore(generator, raw)
+
+
+def _is_dtensor(tensor: torch.Tensor) -> bool:
+    if not torch.distributed.is_available():
+        return False
+    from torch.distributed.tensor import DTensor
+
+    return isinstance(tensor, DTensor)
+
+
+def _full(tensor: torch.Tensor) -> torch.Tensor:
+    """The whole tensor behind an FSDP2 shard (a collective: every rank must call it)."""
+    return tensor.full_tensor() if _is_dtensor(tensor) else tensor  # type: ignore[attr-defined]
+
+
+def _placed_like(value: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``value`` (a whole tensor) on ``reference``'s device, or, when ``reference`` is an FSDP2
+    shard, as a shard with the same mesh and placements (cut locally, no communication)."""
+    if not _is_dtensor(reference):
+        return value.to(reference.device)
+    from torch.distributed.tensor import distribute_tensor
+
+    shard = distribute_tensor(
+        value.to(device=reference.device, dtype=reference.dtype),
+        reference.device_mesh,  # type: ignore[attr-defined]
+        reference.placements,  # type: ignore[attr-defined]
+        src_data_rank=None,
+    )
+    return shard
+
+
+def full_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    """``module.state_dict()`` with FSDP2 shards gathered into whole tensors.
+
+    Under FSDP2 this is a collective: every rank must call it.
+    """
+    return {name: _full(value.detach()) for name, value in module.state_dict().items()}
 
 
 def unwrapped(module: nn.Module) -> nn.Module:

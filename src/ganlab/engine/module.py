@@ -18,10 +18,11 @@ from ganlab.callbacks.base import GeneratorStepCallback
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
 from ganlab.data.normalizers import build_normalizers
-from ganlab.engine.ema import GeneratorEMA, unwrapped
+from ganlab.engine.ema import GeneratorEMA, full_state_dict, unwrapped
 from ganlab.engine.optimizers import build_optimizer, network_groups
 from ganlab.engine.schedules import NetworkSchedules
 from ganlab.errors import TrainingFailure
+from ganlab.export import generator_description
 from ganlab.losses import ContentLoss, GANObjective
 from ganlab.metrics import ImageQuality
 from ganlab.models import (
@@ -31,6 +32,7 @@ from ganlab.models import (
     summarize_models,
 )
 from ganlab.models.generators import interpolate
+from ganlab.strategies import is_sharded, shard_networks
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,19 @@ class SRGANModule(pl.LightningModule):
             compile=training.compile,
         )
         self.lr_normalizer, self.hr_normalizer = build_normalizers(self.config)
+
+    def configure_model(self) -> None:
+        """Lightning's hook for parallelism (not :meth:`configure_models`, which builds the
+        networks): under ``Training.strategy: fsdp`` shard both networks with FSDP2 over the
+        data-parallel mesh (see :func:`ganlab.strategies.shard_networks`)."""
+        if self._trainer is None or not isinstance(
+            self.trainer.strategy, pl.strategies.ModelParallelStrategy
+        ):
+            return
+        mesh = self.device_mesh
+        if mesh is None:
+            raise RuntimeError("ModelParallelStrategy set no device mesh before configure_model")
+        shard_networks(self.generator, self.discriminator, self.config, mesh["data_parallel"])
 
     def configure_losses(self) -> None:
         """The weighted content loss and the adversarial objective."""
@@ -326,9 +341,6 @@ class SRGANModule(pl.LightningModule):
         logs["train/phase"] = float(self.adversarial_active)
         logs["train/step"] = float(self.step_count)
         logs["train/nonfinite_steps"] = float(self.nonfinite_total)
-        for optimizer in self.trainer.optimizers:
-            for group in optimizer.param_groups:
-                logs[f"train/lr_{group['name']}"] = group["lr"]
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=batch_size)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -436,12 +448,14 @@ class SRGANModule(pl.LightningModule):
     # --------------------------------------------------------------------------- checkpoints
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the own counter, non-finite count, plateau states and the EMA."""
+        """Store the own counter, non-finite count, plateau states, the EMA and what rebuilds
+        the generator (for the safetensors exports, :mod:`ganlab.export`)."""
         checkpoint["ganlab"] = {
             "step_count": self.step_count,
             "nonfinite_total": self.nonfinite_total,
             "schedules": self.schedules.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
+            "generator": generator_description(self.generator, self.config),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -454,8 +468,18 @@ class SRGANModule(pl.LightningModule):
             self.ema.load_state_dict(state["ema"])
 
     def ema_generator(self) -> nn.Module:
-        """A copy of the generator holding the EMA weights (the raw generator without EMA)."""
-        generator = copy.deepcopy(unwrapped(self.generator))
+        """A copy of the generator holding the EMA weights (the raw generator without EMA).
+
+        Under FSDP the copy is a plain (unsharded) generator on the CPU; without EMA its
+        weights are gathered from all ranks, so every rank must call this then.
+        """
+        source = unwrapped(self.generator)
+        if is_sharded(source):
+            generator = build_generator(self.config)
+            state = self.ema.module.state_dict() if self.ema is not None else full_state_dict(source)
+            generator.load_state_dict({k: v.cpu() for k, v in state.items()})
+            return generator.eval()
+        generator = copy.deepcopy(source)
         if self.ema is not None:
             generator.load_state_dict(self.ema.module.state_dict())
         return generator.eval()

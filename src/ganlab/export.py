@@ -1,0 +1,235 @@
+"""Generator-only weight files (safetensors) that carry what rebuilds the generator.
+
+Every training checkpoint ``X.ckpt`` gets two exports beside it (``Callbacks.checkpoint.
+export_generator``): ``X.generator.safetensors`` with the raw generator weights and, when the
+run keeps an EMA, ``X.generator-ema.safetensors`` with the averaged ones. They hold no pickle:
+tensors plus string metadata, namely
+
+* ``format`` (``ganlab-generator``) and ``format_version``;
+* ``weights``: ``raw`` or ``ema``;
+* ``generator_class``: ``package.module:Class`` and ``init_kwargs`` (JSON), which rebuild the
+  network (``Class(**init_kwargs)``);
+* ``config``: JSON of the ``Model`` and ``Generator`` sections and ``Data.normalization``, so
+  inference can normalise inputs and denormalise outputs as in training;
+* ``step`` and ``epoch`` of the checkpoint.
+
+:func:`load_generator` reads such a file back into a ready network.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from ganlab.config.schema import Config
+from ganlab.engine.ema import unwrapped
+from ganlab.errors import CheckpointError
+from ganlab.models.weights import load_generator_weights
+
+EXPORT_FORMAT = "ganlab-generator"
+FORMAT_VERSION = "1"
+RAW_SUFFIX = ".generator.safetensors"
+EMA_SUFFIX = ".generator-ema.safetensors"
+
+WeightsKind = Literal["raw", "ema"]
+
+
+def export_paths(checkpoint_path: str | Path) -> dict[WeightsKind, Path]:
+    """The export files that belong to ``checkpoint_path`` (``X.ckpt``)."""
+    path = Path(checkpoint_path)
+    stem = path.name[: -len(".ckpt")] if path.name.endswith(".ckpt") else path.name
+    return {"raw": path.with_name(stem + RAW_SUFFIX), "ema": path.with_name(stem + EMA_SUFFIX)}
+
+
+def generator_description(generator: nn.Module, config: Config) -> dict[str, Any]:
+    """What rebuilds ``generator``: its class path, constructor arguments and the config
+    sections inference needs (stored in checkpoints under ``ganlab.generator``)."""
+    network = unwrapped(generator)
+    init_kwargs = getattr(network, "init_kwargs", None)
+    if init_kwargs is None:
+        raise CheckpointError(
+            f"{type(network).__name__} does not record its constructor arguments; derive it "
+            "from ganlab.models.SRGenerator (or RecordsInitArgs) so it can be exported"
+        )
+    return {
+        "generator_class": f"{type(network).__module__}:{type(network).__qualname__}",
+        "init_kwargs": init_kwargs,
+        "config": {
+            "Model": config.Model.model_dump(mode="json", include={"in_bands", "out_bands"}),
+            "Generator": config.Generator.model_dump(mode="json"),
+            "Data": {"normalization": config.Data.normalization.model_dump(mode="json")},
+        },
+    }
+
+
+def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    partial = path.with_name(path.name + ".partial")
+    save_file(tensors, str(partial), metadata=metadata)
+    os.replace(partial, path)
+
+
+def save_generator(
+    path: str | Path,
+    state_dict: Mapping[str, torch.Tensor],
+    description: Mapping[str, Any],
+    weights: WeightsKind,
+    *,
+    step: int | None = None,
+    epoch: int | None = None,
+) -> Path:
+    """Write one generator export (to a temporary name, then renamed).
+
+    Args:
+        path: Target ``.safetensors`` file.
+        state_dict: Generator weights and buffers (keys as in the generator itself).
+        description: :func:`generator_description` of the generator.
+        weights: ``raw`` or ``ema``.
+        step: Generator steps of the training state, if known.
+        epoch: Epoch of the training state, if known.
+    """
+    path = Path(path)
+    tensors = {key: value.detach().cpu().contiguous().clone() for key, value in state_dict.items()}
+    metadata = {
+        "format": EXPORT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "weights": weights,
+        "generator_class": str(description["generator_class"]),
+        "init_kwargs": json.dumps(description["init_kwargs"]),
+        "config": json.dumps(description["config"]),
+        "step": "" if step is None else str(step),
+        "epoch": "" if epoch is None else str(epoch),
+    }
+    _atomic_save(tensors, path, metadata)
+    return path
+
+
+def write_checkpoint_exports(
+    checkpoint: Mapping[str, Any], checkpoint_path: str | Path
+) -> list[Path]:
+    """Write the raw (and EMA) generator exports of a Lightning checkpoint mapping.
+
+    Uses ``checkpoint["state_dict"]`` (keys ``generator.*``) and the ``ganlab`` state stored
+    by :class:`ganlab.engine.SRGANModule` (generator description, EMA). Returns the files
+    written (none for a checkpoint without that state).
+    """
+    state = checkpoint.get("ganlab") or {}
+    description = state.get("generator")
+    if description is None:
+        return []
+    prefix = "generator."
+    raw = {
+        key[len(prefix) :]: value
+        for key, value in checkpoint["state_dict"].items()
+        if key.startswith(prefix)
+    }
+    step, epoch = state.get("step_count"), checkpoint.get("epoch")
+    paths = export_paths(checkpoint_path)
+    written = [save_generator(paths["raw"], raw, description, "raw", step=step, epoch=epoch)]
+    ema = state.get("ema")
+    if ema is not None:
+        written.append(
+            save_generator(paths["ema"], ema["module"], description, "ema", step=step, epoch=epoch)
+        )
+    return written
+
+
+def remove_checkpoint_exports(checkpoint_path: str | Path) -> None:
+    """Delete the exports of ``checkpoint_path`` (those that exist)."""
+    for path in export_paths(checkpoint_path).values():
+        path.unlink(missing_ok=True)
+
+
+@dataclass
+class LoadedGenerator:
+    """A generator rebuilt from an export file.
+
+    Attributes:
+        generator: The network in eval mode with the exported weights.
+        weights: ``raw`` or ``ema``.
+        config: The stored ``Model``, ``Generator`` and ``Data.normalization`` sections.
+        step: Generator steps of the training state (None if unknown).
+        epoch: Epoch of the training state (None if unknown).
+    """
+
+    generator: nn.Module
+    weights: WeightsKind
+    config: dict[str, Any]
+    step: int | None
+    epoch: int | None
+
+
+def read_export_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of an export file, checked to be one.
+
+    Raises:
+        CheckpointError: Missing file, not a safetensors file, or not a generator export.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"generator file {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({exc})") from None
+    if metadata.get("format") != EXPORT_FORMAT:
+        raise CheckpointError(
+            f"{path} is a safetensors file but not an OpenSR GAN Lab generator export (no "
+            f"format={EXPORT_FORMAT} in its metadata); use a `*.generator.safetensors` or "
+            "`*.generator-ema.safetensors` file written beside a training checkpoint"
+        )
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has export format version {metadata.get('format_version')!r}; this "
+            f"version of ganlab reads version {FORMAT_VERSION}"
+        )
+    return metadata
+
+
+def _import_class(path: str, source: Path) -> type[nn.Module]:
+    module_name, _, name = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in name.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{source}: generator class {path} cannot be imported ({exc}); install the package "
+            "that defines it"
+        ) from None
+    return target  # type: ignore[no-any-return]
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
+    """Rebuild the generator stored in an export file, in eval mode on ``device``.
+
+    Example:
+        >>> loaded = load_generator("runs/quickstart/checkpoints/last.generator-ema.safetensors")
+        >>> sr = loaded.generator(lr_normalized)  # doctest: +SKIP
+    """
+    path = Path(path)
+    metadata = read_export_metadata(path)
+    generator_class = _import_class(metadata["generator_class"], path)
+    generator = generator_class(**json.loads(metadata["init_kwargs"]))
+    state = load_file(str(path), device="cpu")
+    try:
+        load_generator_weights(generator, state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    return LoadedGenerator(
+        generator=generator.to(device).eval(),
+        weights=metadata["weights"],  # type: ignore[arg-type]
+        config=json.loads(metadata["config"]),
+        step=int(metadata["step"]) if metadata.get("step") else None,
+        epoch=int(metadata["epoch"]) if metadata.get("epoch") else None,
+    )
