@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
+DEEPSPEED_SPEC ?= deepspeed==0.19.8
 
 .PHONY: setup demo test lint clean
 
@@ -14,6 +15,10 @@ $(VENV)/.setup-stamp: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# DeepSpeed is a source package that must build against the torch above (no isolation);
+	# the tests check the strategy it configures (running it needs CUDA)
+	$(BIN)/pip install --quiet setuptools wheel
+	DS_BUILD_OPS=0 $(BIN)/pip install --quiet --no-build-isolation "$(DEEPSPEED_SPEC)"
 	touch $@
 
 setup: $(VENV)/.setup-stamp

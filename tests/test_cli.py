@@ -101,6 +101,12 @@ def test_train_then_validate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     assert result["num_images"] == 3
     assert 10 < result["psnr_bicubic"] < 60 and 0 < result["ssim"] <= 1
 
+    assert main(["report", str(run_dir)]) == 0
+    assert f"Report: {run_dir / 'report' / 'index.html'}" in capsys.readouterr().out
+    assert (run_dir / "report" / "index.html").stat().st_size > 10_000
+    assert main(["report", str(tmp_path / "no_run")]) == 2
+    assert "no_run" in capsys.readouterr().err
+
 
 def test_validate_bad_checkpoint_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -110,3 +116,75 @@ def test_validate_bad_checkpoint_exits_2(
     code = main(["validate", "--config", QUICKSTART, *_tiny_args(), "--checkpoint", str(bad)])
     assert code == 2
     assert "bad.ckpt cannot be read" in capsys.readouterr().err
+
+
+def _train_args(run_dir: Path, *overrides: str) -> list[str]:
+    args = ["train", "--config", QUICKSTART, *_tiny_args(), "--run-dir", str(run_dir)]
+    for override in ("Trainer.limit_train_batches=2", "Trainer.limit_val_batches=1", *overrides):
+        args += ["--set", override]
+    return args
+
+
+def test_continue_training_resumes_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    run_dir = tmp_path / "run"
+    ema = ("Training.EMA.enabled=true", "Training.g_pretrain_steps=3", "Callbacks.lr_monitor=true")
+    assert main(_train_args(run_dir, "Trainer.max_epochs=1", *ema)) == 0
+    last = run_dir / "checkpoints" / "last.ckpt"
+    first = torch.load(last, weights_only=True, map_location="cpu")
+    assert first["ganlab"]["step_count"] == 2
+    rows_before = list(csv.DictReader((run_dir / "logs" / "csv" / "metrics.csv").open()))
+
+    # a fresh start into a folder with checkpoints is refused before any work
+    capsys.readouterr()
+    assert main(_train_args(run_dir, "Trainer.max_epochs=2", *ema)) == 2
+    assert "already holds checkpoints; resume it with Model.continue_training: last" in (
+        capsys.readouterr().err
+    )
+
+    resumed = _train_args(run_dir, "Trainer.max_epochs=2", "Model.continue_training=last", *ema)
+    assert main(resumed) == 0
+    assert f"Resuming from {last}" in capsys.readouterr().out
+    second = torch.load(last, weights_only=True, map_location="cpu")
+    # own counter, phase (adversarial from step 3), EMA history and optimiser state carried on
+    assert second["ganlab"]["step_count"] == 4 and second["epoch"] == 1
+    assert second["ganlab"]["ema"]["num_updates"] == 4
+    assert second["global_step"] == 4
+    rows = list(csv.DictReader((run_dir / "logs" / "csv" / "metrics.csv").open()))
+    train_steps = [float(r["train/step"]) for r in rows if r.get("train/step")]
+    assert train_steps == [0.0, 1.0, 2.0, 3.0]  # history kept, logger steps continue
+    assert len(rows) > len(rows_before)
+    phases = [float(r["train/phase"]) for r in rows if r.get("train/phase")]
+    assert phases == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_continue_training_errors_name_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    assert main(_train_args(empty, "Model.continue_training=last")) == 2
+    assert "checkpoints/last.ckpt does not exist" in capsys.readouterr().err
+    missing = tmp_path / "nope.ckpt"
+    assert main(_train_args(empty, f"Model.continue_training={missing}")) == 2
+    assert f"checkpoint {missing} does not exist" in capsys.readouterr().err
+    assert main(_train_args(empty, "Model.continue_training=true")) == 2
+    assert "give a checkpoint path or `last`" in capsys.readouterr().err
+
+
+def test_load_checkpoint_from_the_cli_starts_fresh_counters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    first = tmp_path / "first"
+    assert main(_train_args(first, "Trainer.max_epochs=1")) == 0
+    export = first / "checkpoints" / "last.generator.safetensors"
+    second = tmp_path / "second"
+    args = _train_args(second, "Trainer.max_epochs=1", f"Model.load_checkpoint={export}")
+    assert main(args) == 0
+    assert f"Loaded generator weights from {export}" in capsys.readouterr().out
+    state = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert state["ganlab"]["step_count"] == 2  # counters restarted

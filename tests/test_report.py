@@ -34,12 +34,16 @@ SECTION_HEADINGS = (
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run folder from 6 real steps: 3 of pretraining, 3 adversarial, validation every 2."""
+    """A run folder from 6 real steps: 3 of pretraining, 3 adversarial, validation every 2,
+    learning rates and gradient norms logged."""
     config = tiny_config(
         "Trainer.max_steps=6",
         "Training.g_pretrain_steps=3",
         "Trainer.limit_val_batches=2",
         "Trainer.val_check_interval=2",
+        "Callbacks.lr_monitor=true",
+        "Callbacks.gradient_norms.enabled=true",
+        "Callbacks.gradient_norms.every_n_steps=1",
     )
     folder = prepare_run_dir(config, tmp_path_factory.mktemp("run") / "tiny-run")
     pl.seed_everything(0)
@@ -60,9 +64,11 @@ def read_columns(path: Path) -> dict[str, list[str]]:
     return {name: [row[name] for row in rows] for name in rows[0]}
 
 
-def csv_series(columns: dict[str, list[str]], name: str, x: str = "train/step") -> tuple:
+def csv_series(
+    columns: dict[str, list[str]], name: str, x: str = "train/step"
+) -> tuple[list[float], list[float]]:
     """(x, y) of the rows where ``name`` is filled, straight from the CSV text."""
-    pairs = [(float(a), float(b)) for a, b in zip(columns[x], columns[name]) if b]
+    pairs = [(float(a), float(b)) for a, b in zip(columns[x], columns[name], strict=True) if b]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
@@ -102,6 +108,8 @@ def test_every_expected_plot_is_a_png_file(report: Report) -> None:
         "val_ssim",
         "val_sam",
         "val_ergas",
+        "learning_rates",
+        "grad_norms",
     }
     assert expected <= set(report.figures)
     for stem, figure in report.figures.items():
@@ -122,6 +130,19 @@ def test_plotted_series_are_the_logged_values(report: Report, run_dir: Path) -> 
         xs, ys = report.figures[stem].series[name]
         assert (xs, ys) == csv_series(columns, name)
     assert report.figures["content_terms"].series["train/l1"][0] == [0, 1, 2, 3, 4, 5]
+    assert report.notes == []
+
+
+def test_callback_rows_share_the_step_axis(report: Report, run_dir: Path) -> None:
+    # learning rates and gradient norms come in rows of their own, placed by Lightning's step
+    columns = read_columns(run_dir / METRICS_FILE)
+    steps = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    for stem, name in [("learning_rates", "lr/generator"), ("grad_norms", "grad_norm/generator")]:
+        xs, ys = report.figures[stem].series[name]
+        assert ys == csv_series(columns, name, x="step")[1]
+        assert xs == steps
+    # the discriminator only gets gradients in the adversarial phase
+    assert report.figures["grad_norms"].series["grad_norm/discriminator"][0] == steps[3:]
 
 
 def test_validation_is_plotted_against_bicubic_at_the_panel_steps(
@@ -227,7 +248,7 @@ def test_columns_are_grouped_by_prefix(tmp_path: Path) -> None:
         "val/psnr_band1",
     ]
     rows: list[dict[str, object]] = [
-        {name: 1.0 + index for name in header} | {"step": index, "train/step": index}
+        {**{name: 1.0 + index for name in header}, "step": index, "train/step": index}
         for index in range(3)
     ]
     report = write_report(write_metrics(tmp_path, header, rows))

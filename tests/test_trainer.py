@@ -1,3 +1,4 @@
+import csv
 from pathlib import Path
 
 import torch
@@ -34,3 +35,34 @@ def test_save_last_off_writes_ranked_checkpoints_only(make_config, tmp_path: Pat
     )
     trainer.fit(SRGANModule(config), datamodule=SRDataModule(config))
     assert [p.name for p in (tmp_path / "checkpoints").glob("*.ckpt")] == ["best-epoch000.ckpt"]
+
+
+def test_passthrough_arguments_take_effect(make_config, tmp_path: Path) -> None:
+    config = make_config(
+        "Trainer.enable_progress_bar=false",
+        "Trainer.log_every_n_steps=2",
+        "Trainer.max_epochs=1",
+        "Trainer.limit_train_batches=4",
+        "Trainer.limit_val_batches=0",
+    )
+    trainer = build_trainer(config, tmp_path)
+    assert trainer.progress_bar_callback is None
+    assert trainer.log_every_n_steps == 2
+    trainer.fit(SRGANModule(config), datamodule=SRDataModule(config))
+    with (tmp_path / "logs" / "csv" / "metrics.csv").open(newline="") as file:
+        steps = [int(row["step"]) for row in csv.DictReader(file) if row.get("train/g_loss")]
+    assert steps == [1, 3]  # every second of 4 steps
+
+
+def test_strategy_and_devices_reach_the_trainer(make_config, tmp_path: Path) -> None:
+    config = make_config("Training.accelerator=cpu", "Training.devices=1")
+    trainer = build_trainer(config, tmp_path)
+    assert type(trainer.strategy).__name__ == "SingleDeviceStrategy"
+    assert trainer.num_devices == 1
+
+
+def test_fp16_on_cpu_says_it_runs_bf16(make_config, tmp_path: Path, caplog) -> None:
+    config = make_config("Training.precision=16")
+    with caplog.at_level("INFO", logger="ganlab.trainer"):
+        build_trainer(config, tmp_path)
+    assert "Training.precision=16 on CPU: Lightning runs bfloat16 autocast" in caplog.text

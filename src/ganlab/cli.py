@@ -1,5 +1,5 @@
-"""The ``ganlab`` command line: train, validate, config show/validate/reference, data stats,
-models list.
+"""The ``ganlab`` command line: train, validate, report, config show/validate/reference,
+data stats, models list.
 
 Exit codes: 0 success, 2 usage or input error (config, data, checkpoint), 1 other failure.
 """
@@ -105,6 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", "-o", metavar="FILE", help="write the snippet here (default: stdout)"
     )
 
+    report = sub.add_parser(
+        "report",
+        help="write an HTML report of a run folder",
+        description="Render loss curves, D(real)/D(fake), learning rates, adversarial weight "
+        "and phase, validation metrics of SR against bicubic and the latest panel of a run "
+        "folder into one self-contained HTML page (needs the csv logger and matplotlib).",
+    )
+    report.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by ganlab train")
+    report.add_argument(
+        "--output", "-o", metavar="DIR", help="output folder (default: RUN_DIR/report)"
+    )
+
     models = sub.add_parser(
         "models", help="inspect the model zoo", description="Inspect the registered models."
     )
@@ -141,17 +153,28 @@ def command_train(args: argparse.Namespace) -> int:
     from ganlab._lightning import pl
     from ganlab.data.datamodule import SRDataModule
     from ganlab.engine import SRGANModule
-    from ganlab.trainer import build_trainer, default_run_dir, prepare_run_dir
+    from ganlab.engine.checkpoint import check_resumable, load_start_weights
+    from ganlab.trainer import build_trainer, prepare_run_dir, resolve_run
 
     config = load_config(args.config, args.set)
+    run_dir, resume_from = resolve_run(config, args.run_dir, args.config)
     datamodule = SRDataModule(config)
-    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(args.config)
-    print(f"Run folder: {run_dir}", flush=True)
-    prepare_run_dir(config, run_dir)
     pl.seed_everything(config.Training.seed, workers=True)
     module = SRGANModule(config)
+    if resume_from is not None:
+        check_resumable(module, resume_from)
+        print(f"Resuming from {resume_from}", flush=True)
+    elif config.Model.load_checkpoint:
+        loaded = load_start_weights(module, config.Model.load_checkpoint)
+        print(f"Loaded {' and '.join(loaded)} weights from {config.Model.load_checkpoint}")
     trainer = build_trainer(config, run_dir)
-    trainer.fit(module, datamodule=datamodule)
+    print(f"Run folder: {run_dir}", flush=True)
+    prepare_run_dir(config, run_dir)
+    trainer.fit(
+        module,
+        datamodule=datamodule,
+        ckpt_path=str(resume_from) if resume_from is not None else None,
+    )
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     print(_format_metrics(_metrics_from(results), len(datamodule.val_set)))
     checkpoints = trainer.checkpoint_callbacks
@@ -248,8 +271,20 @@ def command_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_report(args: argparse.Namespace) -> int:
+    """``ganlab report``."""
+    from ganlab.report import write_report
+
+    report = write_report(Path(args.run_dir), Path(args.output) if args.output else None)
+    print(f"Report: {report.html_path} ({len(report.figures)} plots)")
+    for note in report.notes:
+        print(f"  note: {note}")
+    return 0
+
+
 COMMANDS = {
     "train": command_train,
+    "report": command_report,
     "validate": command_validate,
     "config": command_config,
     "data": command_data,

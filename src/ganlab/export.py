@@ -18,7 +18,6 @@ tensors plus string metadata, namely
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Mapping
@@ -33,8 +32,9 @@ from torch import nn
 
 from ganlab.config.schema import Config
 from ganlab.engine.ema import unwrapped
-from ganlab.errors import CheckpointError
+from ganlab.errors import CheckpointError, ConfigError
 from ganlab.models.weights import load_generator_weights
+from ganlab.registry import import_object
 
 EXPORT_FORMAT = "ganlab-generator"
 FORMAT_VERSION = "1"
@@ -197,17 +197,12 @@ def read_export_metadata(path: str | Path) -> dict[str, str]:
 
 
 def _import_class(path: str, source: Path) -> type[nn.Module]:
-    module_name, _, name = path.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in name.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
+        return import_object(path, "generator_class")
+    except ConfigError as exc:
         raise CheckpointError(
-            f"{source}: generator class {path} cannot be imported ({exc}); install the package "
-            "that defines it"
+            f"{source}: {exc}; install the package that defines the generator"
         ) from None
-    return target  # type: ignore[no-any-return]
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -91,6 +91,10 @@ def _number(text: str | None) -> float | None:
         return None
 
 
+def _finite(value: float | None) -> TypeGuard[float]:
+    return value is not None and math.isfinite(value)
+
+
 class MetricsLog:
     """The rows of a Lightning ``metrics.csv``, with every row placed on the step axis.
 
@@ -119,16 +123,13 @@ class MetricsLog:
     def _aligned_steps(self, count: int) -> list[float | None]:
         lightning = self.values.get("step", [float(i) for i in range(count)])
         own = self.values.get("train/step", [None] * count)
-        pairs = sorted(
-            {
-                s: o for s, o in zip(lightning, own, strict=True) if s is not None and o is not None
-            }.items()
-        )
+        known = {s: o for s, o in zip(lightning, own, strict=True) if _finite(s) and _finite(o)}
+        pairs = sorted(known.items())
         aligned: list[float | None] = []
         for step, counter, is_val in zip(lightning, own, self.validation_rows, strict=True):
-            if counter is not None and math.isfinite(counter):
+            if counter is not None and _finite(counter):
                 aligned.append(counter)
-            elif step is None:
+            elif step is None or not _finite(step):
                 aligned.append(None)
             else:
                 aligned.append(_interpolate(pairs, step) + (1.0 if is_val else 0.0))
@@ -138,7 +139,7 @@ class MetricsLog:
         """Finite values of ``column`` with their steps, in file order."""
         xs, ys = [], []
         for x, y in zip(self.x, self.values.get(column, []), strict=False):
-            if x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
+            if x is not None and y is not None and _finite(x) and _finite(y):
                 xs.append(x)
                 ys.append(y)
         return xs, ys
@@ -326,6 +327,11 @@ class _Plotter:
         axis.legend(fontsize=7, ncols=2 if len(panel.lines) > 6 else 1)
 
 
+def _slug(text: str) -> str:
+    """``text`` usable as a file name and HTML id."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
 def _short(column: str) -> str:
     return column.split("/", 1)[-1]
 
@@ -418,7 +424,8 @@ def _sections(columns: list[str]) -> list[_Section]:
             "losses",
             "Loss curves",
             "Training losses per logged step. The dotted vertical line marks the start of the "
-            "adversarial phase.",
+            "adversarial phase. Curves of more than 200 points are drawn faintly, with a running "
+            "mean on top.",
             [
                 *(
                     [_FigureSpec("content_terms", "Content loss terms", content_panels)]
@@ -454,7 +461,7 @@ def _sections(columns: list[str]) -> list[_Section]:
             "Learning rates",
             "",
             _single("learning_rates", "Learning rates", lr),
-            "No learning rates were logged.",
+            "No learning rates were logged (enable Callbacks.lr_monitor).",
         ),
         _Section(
             "schedule",
@@ -478,14 +485,14 @@ def _sections(columns: list[str]) -> list[_Section]:
             "Gradient norms",
             "",
             _single("grad_norms", "Gradient norms", grad_norms, ylabel="norm"),
-            "No gradient norms (enable Callbacks.gradient_norms).",
+            "No gradient norms (enable Callbacks.gradient_norms.enabled).",
         ),
         *[
             _Section(
-                f"other_{prefix}",
+                f"other_{_slug(prefix)}",
                 f"Other logged scalars: {prefix}",
-                "",
-                _single(f"other_{re.sub(r'[^A-Za-z0-9_-]', '_', prefix)}", prefix, names[:12]),
+                f"{len(names) - 12} more columns not drawn." if len(names) > 12 else "",
+                _single(f"other_{_slug(prefix)}", prefix, names[:12]),
                 "",
             )
             for prefix, names in other.items()
@@ -528,8 +535,13 @@ def _size(count: int) -> str:
     return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 2**10:.0f} KiB"
 
 
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def _figure_html(png: Path, alt: str, caption: str) -> str:
+    """A ``<figure>`` with ``png`` embedded as a base64 data URI."""
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _validation_table(log: MetricsLog) -> str:
@@ -568,11 +580,13 @@ def _summary(run_dir: Path, log: MetricsLog, config: dict[str, Any], panels: lis
     )
     in_bands = _dig(config, "Model.in_bands")
     out_bands = _dig(config, "Model.out_bands", in_bands)
-    own_steps = log.series("train/step")[1]
-    lightning_steps = log.series("step")[1]
-    steps = (
-        max(own_steps) + 1 if own_steps else (max(lightning_steps) + 1 if lightning_steps else None)
-    )
+    # steps completed: one past the last training row's index, or where a validation sat
+    completed = [
+        x + (0 if is_val else 1)
+        for x, is_val in zip(log.x, log.validation_rows, strict=True)
+        if x is not None
+    ]
+    steps = max(completed) if completed else None
     epochs = log.series("epoch")[1]
     validations = sum(log.validation_rows)
     phase_xs, phases = log.series("train/phase")
@@ -580,7 +594,7 @@ def _summary(run_dir: Path, log: MetricsLog, config: dict[str, Any], panels: lis
     nonfinite = log.last("train/nonfinite_steps")
     config_path = run_dir / "config.yaml"
     facts = [
-        ("Run", run_dir.name),
+        ("Run", run_dir.resolve().name),
         ("Run folder", str(run_dir)),
         ("Config", str(config_path) if config_path.is_file() else "config.yaml missing"),
         ("Generator", f"{generator}, x{scale}, {in_bands} -> {out_bands} bands"),
@@ -608,9 +622,8 @@ def _summary(run_dir: Path, log: MetricsLog, config: dict[str, Any], panels: lis
         "<h3>Validation metrics</h3>",
         _validation_table(log),
     ]
-    checkpoints = (
-        sorted((run_dir / "checkpoints").glob("*")) if (run_dir / "checkpoints").is_dir() else []
-    )
+    folder = run_dir / "checkpoints"
+    checkpoints = sorted(c for c in folder.glob("*") if c.is_file()) if folder.is_dir() else []
     parts.append("<h3>Checkpoints</h3>")
     if checkpoints:
         rows = [
@@ -620,7 +633,6 @@ def _summary(run_dir: Path, log: MetricsLog, config: dict[str, Any], panels: lis
                 datetime.fromtimestamp(c.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S"),
             ]
             for c in checkpoints
-            if c.is_file()
         ]
         parts.append(_table(["file", "size", "written"], rows))
     else:
@@ -669,8 +681,8 @@ def write_report(run_dir: Path, output_dir: Path | None = None) -> Report:
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ReportError(f"{metrics_path}: cannot read the metrics ({error})") from None
     output_dir = Path(output_dir) if output_dir is not None else run_dir / "report"
-    output_dir.mkdir(parents=True, exist_ok=True)
     plotter = _Plotter(log, output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
     config, config_text = _load_config(run_dir)
     panels = sorted((run_dir / "panels").glob("*.png")) if (run_dir / "panels").is_dir() else []
     panel = _latest_panel(panels)
@@ -694,13 +706,8 @@ def write_report(run_dir: Path, output_dir: Path | None = None) -> Report:
         for record in records:
             figures[record.path.stem] = record
             skipped = [f"{c}: {log.nonfinite(c)}" for c in record.series if log.nonfinite(c)]
-            caption = html.escape(record.title)
-            if skipped:
-                caption += html.escape(f" (NaN/Inf values not drawn: {', '.join(skipped)})")
-            body.append(
-                f'<figure><img alt="{html.escape(record.title)}" src="{_data_uri(record.path)}">'
-                f"<figcaption>{caption}</figcaption></figure>"
-            )
+            note = f" (NaN/Inf values not drawn: {', '.join(skipped)})" if skipped else ""
+            body.append(_figure_html(record.path, record.title, record.title + note))
     nav.append('<a href="#panels">Validation panels</a>')
     body.append('<h2 id="panels">Validation panels</h2>')
     if panel is None:
@@ -709,17 +716,14 @@ def write_report(run_dir: Path, output_dir: Path | None = None) -> Report:
             "<p class=note>No panels (Logging.num_val_images is 0, or no validation ran).</p>"
         )
     else:
-        body.append(
-            f'<figure><img alt="validation panel" src="{_data_uri(panel)}"><figcaption>'
-            f"{html.escape(panel.name)}: LR (nearest) | bicubic | SR | HR, the latest of "
-            f"{len(panels)} panel(s)</figcaption></figure>"
-        )
+        caption = f"{panel.name}: LR (nearest) | bicubic | SR | HR, the latest of {len(panels)}"
+        body.append(_figure_html(panel, "validation panel", caption))
     if config_text:
         body.append(
             "<h2 id=config>Effective config</h2><details><summary>config.yaml</summary>"
             f"<pre>{html.escape(config_text)}</pre></details>"
         )
-    title = html.escape(f"Run report: {run_dir.name}")
+    title = html.escape(f"Run report: {run_dir.resolve().name}")
     page = (
         f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{title}</title>"
         f"<style>{_CSS}</style></head><body>\n<h1>{title}</h1>\n<nav>{''.join(nav)}</nav>\n"

@@ -11,14 +11,12 @@ the module in the alternating (manual) mode, since Lightning refuses both there.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from ganlab._lightning import pl
 from ganlab.callbacks import EMASwap, ValidationPanels
@@ -31,7 +29,8 @@ from ganlab.config.load import dump_config
 from ganlab.config.schema import Config
 from ganlab.engine.checkpoint import ExportingCheckpointIO
 from ganlab.engine.module import resolve_manual_optimization
-from ganlab.errors import ConfigError
+from ganlab.errors import CheckpointError
+from ganlab.loggers import build_loggers
 from ganlab.strategies import strategy_kwargs
 
 log = logging.getLogger(__name__)
@@ -44,55 +43,6 @@ def default_run_dir(config_path: str | Path | None, root: str | Path = "runs") -
     """``runs/<config name>-<YYYYmmdd-HHMMSS>``."""
     stem = Path(config_path).stem if config_path else "run"
     return Path(root) / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
-
-
-def build_loggers(config: Config, run_dir: Path) -> list[Logger]:
-    """The loggers named in ``Logging.logger``, writing under ``run_dir/logs``.
-
-    Each receives the whole config as hyperparameters when training starts (CSV:
-    ``hparams.yaml``, TensorBoard: hparams, W&B: the run config).
-    """
-    loggers: list[Logger] = []
-    for name in config.Logging.logger_names:
-        if name == "csv":
-            loggers.append(CSVLogger(save_dir=str(run_dir), name="logs", version="csv"))
-        elif name == "tensorboard":
-            _require("tensorboard", "tensorboard", "Logging.logger: tensorboard")
-            loggers.append(
-                TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tensorboard")
-            )
-        elif name == "wandb":
-            loggers.append(_wandb_logger(config, run_dir))
-    return loggers
-
-
-def _require(module: str, extra: str, what: str) -> None:
-    """Raise a ConfigError naming the extra to install when ``module`` is missing."""
-    try:
-        importlib.import_module(module)
-    except ImportError:
-        raise ConfigError(
-            f"{what} needs the {module} package; pip install 'opensr-gan-lab[{extra}]'"
-        ) from None
-
-
-def _wandb_logger(config: Config, run_dir: Path) -> Logger:
-    """A W&B logger writing under ``run_dir/logs/wandb`` (offline by default: no network)."""
-    _require("wandb", "wandb", "Logging.logger: wandb")
-    from lightning.pytorch.loggers import WandbLogger
-
-    options = config.Logging.wandb
-    folder = run_dir / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return WandbLogger(
-        save_dir=str(folder),
-        project=options.project,
-        entity=options.entity,
-        name=options.name or run_dir.name,
-        tags=options.tags,
-        offline=options.mode == "offline",
-        mode=options.mode,
-    )
 
 
 def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
@@ -202,3 +152,75 @@ def prepare_run_dir(config: Config, run_dir: Path) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
     return run_dir
+
+
+def _newest_run_with_last(config_path: str | Path | None, root: Path) -> Path | None:
+    """The most recently written run folder of this config that holds ``last.ckpt``."""
+    stem = Path(config_path).stem if config_path else "run"
+    candidates = [
+        folder
+        for folder in root.glob(f"{stem}-*")
+        if (folder / "checkpoints" / f"{LAST_CHECKPOINT}.ckpt").is_file()
+    ]
+    if not candidates:
+        return None
+    return max(
+        candidates, key=lambda f: (f / "checkpoints" / f"{LAST_CHECKPOINT}.ckpt").stat().st_mtime
+    )
+
+
+def resolve_run(
+    config: Config,
+    run_dir: str | Path | None,
+    config_path: str | Path | None,
+    root: str | Path = "runs",
+) -> tuple[Path, Path | None]:
+    """The run folder and the checkpoint to resume from (None: a fresh start).
+
+    ``Model.continue_training``:
+
+    * ``last``: ``<run dir>/checkpoints/last.ckpt`` of ``run_dir`` or, without one, of the
+      newest ``<root>/<config name>-*`` folder that has it;
+    * a path: that checkpoint; the run folder is ``run_dir``, else the folder the checkpoint
+      sits in (``<run>/checkpoints/X.ckpt``), else a new one;
+    * false: a fresh run in ``run_dir`` or a new timestamped folder. A folder that already
+      holds checkpoints is refused, so an earlier run is never overwritten by mistake.
+
+    Raises:
+        CheckpointError: Nothing to resume from, or a fresh start in a used run folder.
+    """
+    resume = config.Model.continue_training
+    root = Path(root)
+    if resume == "last":
+        folder = Path(run_dir) if run_dir else _newest_run_with_last(config_path, root)
+        if folder is None:
+            raise CheckpointError(
+                f"Model.continue_training is last but no run of this config under {root}/ "
+                f"holds checkpoints/{LAST_CHECKPOINT}.ckpt; give --run-dir or a checkpoint path"
+            )
+        checkpoint = folder / "checkpoints" / f"{LAST_CHECKPOINT}.ckpt"
+        if not checkpoint.is_file():
+            raise CheckpointError(
+                f"Model.continue_training is last but {checkpoint} does not exist; give the "
+                "run folder that holds it (--run-dir) or a checkpoint path"
+            )
+        return folder, checkpoint
+    if resume:
+        checkpoint = Path(resume)
+        if not checkpoint.is_file():
+            raise CheckpointError(
+                f"Model.continue_training: checkpoint {checkpoint} does not exist"
+            )
+        if run_dir:
+            return Path(run_dir), checkpoint
+        if checkpoint.parent.name == "checkpoints":
+            return checkpoint.parent.parent, checkpoint
+        return default_run_dir(config_path, root), checkpoint
+    folder = Path(run_dir) if run_dir else default_run_dir(config_path, root)
+    if any((folder / "checkpoints").glob("*.ckpt")):
+        raise CheckpointError(
+            f"run folder {folder} already holds checkpoints; resume it with "
+            "Model.continue_training: last (--set Model.continue_training=last) or choose "
+            "another --run-dir"
+        )
+    return folder, None

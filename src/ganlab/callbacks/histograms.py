@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,7 +55,10 @@ class Histograms(pl.Callback):
 
                 logger.experiment.log(
                     {
-                        **{name: wandb.Histogram(t.numpy()) for name, t in tensors.items()},
+                        **{
+                            name: wandb.Histogram(np_histogram=np.histogram(t.numpy(), bins=64))
+                            for name, t in tensors.items()
+                        },
                         "trainer/global_step": step,
                     }
                 )

@@ -83,7 +83,20 @@ def load_weights(module: pl.LightningModule, path: str | Path) -> dict[str, Any]
     """
     checkpoint = read_checkpoint(path)
     state = checkpoint["state_dict"]
-    own = module.state_dict()
+    _check_fits(module.state_dict(), state, path)
+    module.load_state_dict(state)
+    module.on_load_checkpoint(checkpoint)
+    return checkpoint
+
+
+def check_resumable(module: pl.LightningModule, path: str | Path) -> None:
+    """Fail before training when the checkpoint to resume does not fit the configured model
+    (Lightning would only notice after setting everything up)."""
+    checkpoint = read_checkpoint(path)
+    _check_fits(module.state_dict(), checkpoint["state_dict"], path)
+
+
+def _check_fits(own: dict[str, Any], state: dict[str, Any], path: str | Path) -> None:
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     mismatched = [
@@ -106,6 +119,48 @@ def load_weights(module: pl.LightningModule, path: str | Path) -> dict[str, Any]
             f"checkpoint {path} does not fit the configured model ({' | '.join(problems)}); "
             "use the config the checkpoint was trained with"
         )
-    module.load_state_dict(state)
-    module.on_load_checkpoint(checkpoint)
-    return checkpoint
+
+
+def load_start_weights(module: Any, path: str | Path) -> list[str]:
+    """``Model.load_checkpoint``: load weights only (no optimiser state, counters or EMA
+    history) into a fresh module.
+
+    A Lightning ``.ckpt`` gives the generator and, when present, the discriminator; a generator
+    export (``.safetensors``) gives the generator. The EMA, if enabled, restarts from the loaded
+    generator weights.
+
+    Returns:
+        The networks loaded (``generator``, ``discriminator``).
+
+    Raises:
+        CheckpointError: Unreadable file, or weights that do not fit the configured networks
+            (named by layer).
+    """
+    from ganlab.engine.ema import unwrapped
+    from ganlab.export import read_export_metadata
+    from ganlab.models.weights import load_generator_weights
+
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        read_export_metadata(path)
+        from safetensors.torch import load_file
+
+        states = {"generator": load_file(str(path), device="cpu")}
+    else:
+        state = read_checkpoint(path)["state_dict"]
+        states = {
+            name: {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(f"{name}.")}
+            for name in ("generator", "discriminator")
+        }
+        if not states["generator"]:
+            raise CheckpointError(f"checkpoint {path} holds no generator weights")
+        if not states["discriminator"]:
+            del states["discriminator"]
+    for name, weights in states.items():
+        try:
+            load_generator_weights(unwrapped(getattr(module, name)), weights)
+        except CheckpointError as exc:
+            raise CheckpointError(f"Model.load_checkpoint {path} ({name}): {exc}") from None
+    if getattr(module, "ema", None) is not None:
+        module.ema.module.load_state_dict(unwrapped(module.generator).state_dict())
+    return list(states)
