@@ -47,8 +47,9 @@ def test_hooks_from_the_config_receive_physical_outputs_and_log(
         "Training.EMA.enabled=true",
         "Training.EMA.decay=0.5",
         "Data.val_batch_size=2",
-        'Callbacks.extra_validation=[{target: "tests.callbacks.test_extra_validation:RecordingHook", '
-        "kwargs: {factor: 10}}, {target: ganlab.callbacks.extra:BandBias, kwargs: {relative: true}}]",
+        "Callbacks.extra_validation=["
+        "{target: tests.callbacks.test_extra_validation:RecordingHook, kwargs: {factor: 10}}, "
+        "{target: ganlab.callbacks.extra:BandBias, kwargs: {relative: true}}]",
     )
     pl.seed_everything(0)
     module = SRGANModule(config)

@@ -1,5 +1,6 @@
-"""Operator alerts: event records, sinks (log, command, webhook), a dispatcher that sends them
-from background threads, and the :class:`Alerts` callback that raises events during training.
+"""Operator alerts: event records, sinks (log, command, webhook) and a dispatcher that sends
+them from background threads. The callbacks that raise events during training are in
+:mod:`ganlab.callbacks.monitoring` (and :mod:`ganlab.callbacks.gradients`).
 
 An event is one JSON object::
 
@@ -23,18 +24,16 @@ import subprocess
 import tempfile
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from ganlab._lightning import pl
-from ganlab.callbacks.base import GeneratorStepCallback
 
 log = logging.getLogger(__name__)
 
@@ -425,164 +424,3 @@ def training_position(trainer: pl.Trainer, pl_module: pl.LightningModule) -> tup
     if not isinstance(step, int):
         step = trainer.global_step
     return step, trainer.current_epoch
-
-
-# --------------------------------------------------------------------------------- callback
-
-
-class Alerts(GeneratorStepCallback):
-    """Raises alert events during training and flushes the dispatcher at its end.
-
-    Events (each sent only when the dispatcher selects it):
-
-    * ``nonfinite``: after a generator step, when ``pl_module.nonfinite_total`` grew (a step
-      with NaN/Inf losses or gradients was skipped);
-    * ``no_improvement``: after ``no_improvement_validations`` validations in a row without a
-      better ``monitor`` value (the sanity check does not count), then again after every
-      further such run of validations;
-    * ``exception``: from ``on_exception`` (type, message and traceback in ``details``), e.g.
-      :class:`ganlab.engine.module.NonFiniteTrainingError` or a Ctrl-C.
-
-    ``early_stop`` comes from :class:`ganlab.callbacks.monitoring.AlertingEarlyStopping` and
-    ``gradient_threshold`` from :class:`ganlab.callbacks.gradients.GradientNormLogger`, given
-    the same dispatcher. This callback owns the dispatcher's end: it calls
-    :meth:`AlertDispatcher.close` at teardown and after an exception.
-
-    Args:
-        dispatcher: Where events go.
-        monitor: Logged validation metric watched for ``no_improvement``.
-        mode: Whether a higher (``max``) or lower (``min``) value is better.
-        no_improvement_validations: Validations without improvement before ``no_improvement``;
-            None: never.
-        close_timeout_s: Longest wait for pending events at the end; None: the dispatcher's
-            :attr:`AlertDispatcher.close_timeout_s`.
-    """
-
-    def __init__(
-        self,
-        dispatcher: AlertDispatcher,
-        monitor: str = "val/psnr",
-        mode: Literal["max", "min"] = "max",
-        no_improvement_validations: int | None = None,
-        close_timeout_s: float | None = None,
-    ) -> None:
-        if mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-        self.dispatcher = dispatcher
-        self.monitor = monitor
-        self.mode = mode
-        self.no_improvement_validations = no_improvement_validations
-        self.close_timeout_s = close_timeout_s
-        self.best: float | None = None
-        self.validations_without_improvement = 0
-        self._nonfinite_seen = 0
-
-    def _alert(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        event: str,
-        message: str,
-        details: Mapping[str, Any],
-    ) -> None:
-        step, epoch = training_position(trainer, pl_module)
-        self.dispatcher.alert(event, message, step=step, epoch=epoch, details=details)
-
-    # ------------------------------------------------------------------------- non-finite
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # after a resume the restored count is history, not news
-        self._nonfinite_seen = int(getattr(pl_module, "nonfinite_total", 0))
-
-    def on_generator_step(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, step: int
-    ) -> None:
-        total = int(getattr(pl_module, "nonfinite_total", 0))
-        if total <= self._nonfinite_seen:
-            return
-        new, self._nonfinite_seen = total - self._nonfinite_seen, total
-        self._alert(
-            trainer,
-            pl_module,
-            "nonfinite",
-            f"a training step had NaN/Inf losses or gradients and was skipped ({total} skipped "
-            "in this run); the run stops after Training.max_nonfinite_steps consecutive ones",
-            {"skipped_step": step - 1, "new": new, "nonfinite_total": total},
-        )
-
-    # ---------------------------------------------------------------------- no improvement
-
-    def _improved(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        if self.best is None:
-            return True
-        return value > self.best if self.mode == "max" else value < self.best
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if (
-            self.no_improvement_validations is None
-            or trainer.sanity_checking
-            or trainer.state.fn != "fit"
-        ):
-            return
-        current = trainer.callback_metrics.get(self.monitor)
-        if current is None:
-            return
-        value = float(current)
-        if self._improved(value):
-            self.best = value
-            self.validations_without_improvement = 0
-            return
-        self.validations_without_improvement += 1
-        if self.validations_without_improvement < self.no_improvement_validations:
-            return
-        count, self.validations_without_improvement = self.validations_without_improvement, 0
-        self._alert(
-            trainer,
-            pl_module,
-            "no_improvement",
-            f"{self.monitor} has not improved for {count} validations "
-            f"(best {self.best}, last {value:.6g}, mode {self.mode})",
-            {"monitor": self.monitor, "mode": self.mode, "best": self.best, "current": value,
-             "validations": count},
-        )  # fmt: skip
-
-    # ----------------------------------------------------------------------------- the end
-
-    def on_exception(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
-    ) -> None:
-        kind = type(exception).__name__
-        text = str(exception)
-        trace = "".join(traceback.format_exception(exception))
-        self._alert(
-            trainer,
-            pl_module,
-            "exception",
-            f"training stopped by {kind}: {text}" if text else f"training stopped by {kind}",
-            {
-                "type": f"{type(exception).__module__}.{type(exception).__qualname__}",
-                "message": text,
-                "traceback": trace[-4000:],
-            },
-        )
-        # Lightning skips the teardown hooks after an exception
-        self.dispatcher.close(self.close_timeout_s)
-
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self.dispatcher.close(self.close_timeout_s)
-
-    # ------------------------------------------------------------------------------ resume
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "best": self.best,
-            "validations_without_improvement": self.validations_without_improvement,
-        }
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.best = state_dict.get("best")
-        self.validations_without_improvement = int(
-            state_dict.get("validations_without_improvement", 0)
-        )

@@ -80,7 +80,9 @@ class GradientNormLogger(pl.Callback):
         self._parameter_names: dict[int, str] | None = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self._interval = self.every_n_steps or trainer.log_every_n_steps or FALLBACK_EVERY_N_STEPS
+        # set by Lightning's logger connector, not declared on the Trainer class
+        log_every_n_steps = int(getattr(trainer, "log_every_n_steps", 0) or 0)
+        self._interval = self.every_n_steps or log_every_n_steps or FALLBACK_EVERY_N_STEPS
         self._last_warning.clear()
         self._parameter_names = None  # parameters may be replaced (sharding) after setup
 

@@ -1,0 +1,409 @@
+"""Alerts: events reach a real webhook and a real command; a failing or slow sink never holds
+training up, and the flush at the end is bounded; events, rank zero and JSON format."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from ganlab._lightning import pl
+from ganlab.callbacks.alerts import (
+    AlertDispatcher,
+    AlertSink,
+    CommandSink,
+    LogSink,
+    encode_event,
+    make_event,
+)
+from ganlab.callbacks.monitoring import AlertingEarlyStopping, Alerts
+from ganlab.data.datamodule import SRDataModule
+from ganlab.engine import SRGANModule
+from ganlab.engine.module import NonFiniteTrainingError
+from ganlab.trainer import build_trainer
+
+EVENT_KEYS = {"event", "message", "run_dir", "step", "epoch", "time", "details"}
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Webhook:
+    url: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == event]
+
+
+@contextmanager
+def webhook_server(delay_s: float = 0.0) -> Iterator[Webhook]:
+    """An HTTP server on 127.0.0.1 that records each POSTed JSON body, answering after
+    ``delay_s`` seconds."""
+    stop = threading.Event()
+    hook = Webhook(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.events.append(json.loads(body))
+            hook.headers.append(dict(self.headers))
+            if delay_s and stop.wait(delay_s):
+                return
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    hook.url = f"http://127.0.0.1:{server.server_port}/alerts"
+    try:
+        yield hook
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def refused_url() -> str:
+    """A local URL where nothing listens (connections are refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/alerts"
+
+
+class NaNAt(pl.Callback):
+    """Makes the content loss NaN at the given own-counter steps (None: every step)."""
+
+    def __init__(self, steps: set[int] | None) -> None:
+        self.steps = steps
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        loss = pl_module.content_loss
+        original = type(loss).forward
+        poisoned = self.steps is None or pl_module.step_count in self.steps
+
+        def forward(this, sr, hr):
+            total, terms = original(this, sr, hr)
+            return (total * float("nan"), terms) if poisoned else (total, terms)
+
+        loss.forward = forward.__get__(loss)
+
+
+class BatchClock(pl.Callback):
+    """Times the end of every training batch and of training."""
+
+    def __init__(self) -> None:
+        self.batch_ends: list[float] = []
+        self.train_end = 0.0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.batch_ends.append(time.perf_counter())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.train_end = time.perf_counter()
+
+    @property
+    def longest_gap(self) -> float:
+        ends = self.batch_ends
+        return max(b - a for a, b in itertools.pairwise(ends))
+
+
+class RecordingSink(AlertSink):
+    name = "recording"
+
+    def __init__(self, block: threading.Event | None = None) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.block = block
+
+    def send(self, event: dict[str, Any]) -> None:
+        if self.block is not None:
+            self.block.wait()
+        self.events.append(event)
+
+
+def _trainer(config, run_dir: Path, callbacks=(), **kwargs) -> pl.Trainer:
+    pl.seed_everything(0)
+    kwargs = {"max_epochs": 1, "limit_val_batches": 0, **kwargs}
+    trainer = build_trainer(config, run_dir, **kwargs)
+    trainer.callbacks.extend(callbacks)
+    return trainer
+
+
+def _fit(config, run_dir: Path, callbacks=(), **kwargs) -> tuple[pl.Trainer, SRGANModule]:
+    trainer = _trainer(config, run_dir, callbacks, **kwargs)
+    module = SRGANModule(config)
+    trainer.fit(module, datamodule=SRDataModule(config))
+    return trainer, module
+
+
+def _dispatcher(trainer: pl.Trainer) -> AlertDispatcher:
+    (alerts,) = [cb for cb in trainer.callbacks if isinstance(cb, Alerts)]
+    return alerts.dispatcher
+
+
+# ------------------------------------------------------------------- end to end: webhook
+
+
+def test_webhook_receives_nonfinite_and_early_stop(make_config, tmp_path: Path) -> None:
+    with webhook_server() as hook:
+        config = make_config(
+            "Training.g_pretrain_steps=100",
+            "Callbacks.alerts.log=false",
+            f"Callbacks.alerts.webhook.url={hook.url}",
+            "Callbacks.alerts.webhook.headers={X-Token: secret}",
+            # the bicubic PSNR never changes: the second validation stops training
+            "Callbacks.early_stopping.monitor=val/psnr_bicubic",
+            "Callbacks.early_stopping.patience=1",
+        )
+        trainer, module = _fit(
+            config, tmp_path, [NaNAt({1})], max_epochs=5, limit_train_batches=2,
+            limit_val_batches=1,
+        )  # fmt: skip
+        events = list(hook.events)
+
+    assert trainer.current_epoch < 4 and module.nonfinite_total == 1
+    assert [e["event"] for e in events] == ["nonfinite", "early_stop"]
+    for event in events:
+        assert set(event) == EVENT_KEYS
+        assert event["run_dir"] == str(tmp_path.absolute())
+        stamp = datetime.fromisoformat(event["time"])
+        assert stamp.utcoffset() == timedelta(0)
+    nonfinite, early_stop = events
+    assert nonfinite["step"] == 2 and nonfinite["epoch"] == 0
+    assert nonfinite["details"] == {"skipped_step": 1, "new": 1, "nonfinite_total": 1}
+    assert early_stop["step"] == module.step_count and early_stop["epoch"] == 1
+    details = early_stop["details"]
+    assert details["monitor"] == "val/psnr_bicubic" and details["patience"] == 1
+    assert details["best"] == pytest.approx(float(trainer.callback_metrics["val/psnr_bicubic"]))
+    assert "val/psnr_bicubic did not improve" in early_stop["message"]
+    assert all(h["X-Token"] == "secret" for h in hook.headers)
+    assert all(h["Content-Type"] == "application/json" for h in hook.headers)
+
+
+def test_failing_webhook_does_not_stall_training(
+    make_config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # connection refused at once; the event then costs 0.5 + 1.0 s of pauses between retries
+    config = make_config(
+        "Training.g_pretrain_steps=100",
+        "Callbacks.alerts.log=false",
+        f"Callbacks.alerts.webhook.url={refused_url()}",
+        "Callbacks.alerts.webhook.retries=2",
+        "Callbacks.alerts.webhook.timeout_s=1",
+    )
+    clock = BatchClock()
+    with caplog.at_level(logging.WARNING, logger="ganlab.callbacks.alerts"):
+        start = time.perf_counter()
+        trainer, _ = _fit(config, tmp_path, [NaNAt({1}), clock], limit_train_batches=5)
+        fit_s = time.perf_counter() - start
+    bound = _dispatcher(trainer).close_timeout_s
+    assert bound == pytest.approx(3 * 1 + 0.5 + 1.0 + 0.5 + 0.5)
+    assert clock.longest_gap < 1.0  # a blocking send would take >= 1.5 s
+    close_s = fit_s - (clock.train_end - start)
+    assert close_s < bound + 0.5
+    failures = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert len(failures) == 1 and "after 3 attempt(s)" in failures[0]
+    assert "Connection refused" in failures[0]
+
+
+def test_slow_webhook_does_not_stall_training(make_config, tmp_path: Path) -> None:
+    with webhook_server(delay_s=5.0) as hook:
+        config = make_config(
+            "Training.g_pretrain_steps=100",
+            "Callbacks.alerts.log=false",
+            f"Callbacks.alerts.webhook.url={hook.url}",
+            "Callbacks.alerts.webhook.retries=1",
+            "Callbacks.alerts.webhook.timeout_s=1",
+        )
+        clock = BatchClock()
+        start = time.perf_counter()
+        trainer, _ = _fit(config, tmp_path, [NaNAt({1}), clock], limit_train_batches=5)
+        fit_s = time.perf_counter() - start
+        attempts = len(hook.events)
+    bound = _dispatcher(trainer).close_timeout_s  # 2 x 1 s + 0.5 s pause + margins
+    assert clock.longest_gap < 1.0  # a blocking send would take 2.5 s
+    close_s = fit_s - (clock.train_end - start)
+    assert close_s < bound + 0.5
+    assert attempts == 2  # the first attempt timed out and was retried once
+
+
+# ------------------------------------------------------------------- end to end: command
+
+
+def _writer_command(path: Path) -> list[str]:
+    """A real program that writes its arguments and its standard input to ``path``."""
+    script = (
+        "import json, sys; "
+        "open(sys.argv[1], 'a').write(json.dumps({'argv': sys.argv[2:], "
+        "'stdin': sys.stdin.read()}) + '\\n')"
+    )
+    return [sys.executable, "-c", script, str(path), "{event}", "msg={message}", "{other}"]
+
+
+def test_exception_event_reaches_command(make_config, tmp_path: Path) -> None:
+    out = tmp_path / "alerts.jsonl"
+    command = json.dumps(_writer_command(out))
+    config = make_config(f"Callbacks.alerts.command={command}", "Callbacks.alerts.log=false")
+
+    class Boom(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            if pl_module.step_count == 2:
+                raise RuntimeError("boom at step 2")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        _fit(config, tmp_path, [Boom()], limit_train_batches=4)
+    # delivered before the exception left fit(): on_exception flushes the dispatcher
+    (line,) = out.read_text().splitlines()
+    record = json.loads(line)
+    event = json.loads(record["stdin"])
+    assert record["argv"] == ["exception", f"msg={event['message']}", "{other}"]
+    assert event["event"] == "exception" and event["step"] == 2
+    assert event["message"] == "training stopped by RuntimeError: boom at step 2"
+    assert event["details"]["type"] == "builtins.RuntimeError"
+    assert "boom at step 2" in event["details"]["traceback"]
+
+
+def test_nonfinite_failure_alerts_only_selected_events(make_config, tmp_path: Path) -> None:
+    with webhook_server() as hook:
+        config = make_config(
+            "Training.max_nonfinite_steps=2",
+            "Callbacks.alerts.events=[exception]",  # nonfinite steps are not sent
+            f"Callbacks.alerts.webhook.url={hook.url}",
+        )
+        with pytest.raises(NonFiniteTrainingError):
+            _fit(config, tmp_path, [NaNAt(None)], limit_train_batches=5)
+        events = list(hook.events)
+    (event,) = events
+    assert event["event"] == "exception"
+    assert event["details"]["type"] == "ganlab.engine.module.NonFiniteTrainingError"
+    assert "2 consecutive steps" in event["message"]
+
+
+def test_no_improvement_after_n_validations(make_config, tmp_path: Path) -> None:
+    with webhook_server() as hook:
+        config = make_config(
+            "Callbacks.checkpoint.monitor=val/psnr_bicubic",  # never improves after the first
+            "Callbacks.alerts.no_improvement_validations=2",
+            f"Callbacks.alerts.webhook.url={hook.url}",
+            "Trainer.num_sanity_val_steps=1",  # the sanity check does not count
+        )
+        _fit(config, tmp_path, max_epochs=5, limit_train_batches=1, limit_val_batches=1)
+        events = list(hook.events)
+    assert [(e["event"], e["epoch"]) for e in events] == [
+        ("no_improvement", 2),
+        ("no_improvement", 4),
+    ]
+    assert events[0]["details"]["monitor"] == "val/psnr_bicubic"
+    assert events[0]["details"]["validations"] == 2
+
+
+# ------------------------------------------------------------------------ the dispatcher
+
+
+def test_alert_returns_at_once_while_a_sink_blocks_and_close_is_bounded() -> None:
+    release = threading.Event()
+    blocked, fast = RecordingSink(block=release), RecordingSink()
+    dispatcher = AlertDispatcher([blocked, fast], run_dir="run")
+    start = time.perf_counter()
+    for index in range(20):
+        assert dispatcher.alert("nonfinite", f"event {index}", step=index, epoch=0)
+    assert time.perf_counter() - start < 0.5  # the blocked sink would hold a caller forever
+    start = time.perf_counter()
+    assert dispatcher.close(timeout_s=0.3) is False  # the blocked sink is given up on
+    assert 0.25 < time.perf_counter() - start < 1.5
+    assert [e["step"] for e in fast.events] == list(range(20))  # one slow sink delays no other
+    release.set()
+    # usable again after close: new threads start with the next alert
+    assert dispatcher.alert("exception", "again")
+    assert dispatcher.close(timeout_s=5)
+    assert blocked.events[-1]["message"] == "again"
+
+
+def test_command_sink_substitutes_arguments_and_passes_json(tmp_path: Path) -> None:
+    out = tmp_path / "command.jsonl"
+    with AlertDispatcher([CommandSink(_writer_command(out), timeout_s=20)], run_dir=tmp_path) as d:
+        d.alert("early_stop", "val/psnr stalled", step=7, epoch=3, details={"best": 31.5})
+    record = json.loads(out.read_text())
+    assert record["argv"] == ["early_stop", "msg=val/psnr stalled", "{other}"]
+    event = json.loads(record["stdin"])
+    assert event["details"] == {"best": 31.5} and (event["step"], event["epoch"]) == (7, 3)
+    assert event["run_dir"] == str(tmp_path.absolute())
+
+
+def test_command_sink_timeout_and_failure_are_logged(tmp_path: Path, caplog) -> None:
+    slow = CommandSink([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
+    failing = CommandSink([sys.executable, "-c", "import sys; print('nope'); sys.exit(3)"])
+    dispatcher = AlertDispatcher([slow, failing])
+    with caplog.at_level(logging.WARNING, logger="ganlab.callbacks.alerts"):
+        dispatcher.alert("exception", "x")
+        start = time.perf_counter()
+        assert dispatcher.close()
+        assert time.perf_counter() - start < slow.max_duration_s + 0.5
+    messages = caplog.text
+    assert "killed after 0.5 s" in messages
+    assert "exited with status 3: nope" in messages
+
+
+def test_event_selection_and_rank_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    sink = RecordingSink()
+    dispatcher = AlertDispatcher([sink], events=["exception"])
+    assert not dispatcher.alert("nonfinite", "not selected")
+    monkeypatch.setattr(pl.utilities.rank_zero_only, "rank", 1)
+    assert not dispatcher.alert("exception", "not rank zero")
+    monkeypatch.setattr(pl.utilities.rank_zero_only, "rank", 0)
+    assert dispatcher.alert("exception", "sent")
+    dispatcher.close()
+    assert [e["message"] for e in sink.events] == ["sent"]
+
+
+def test_log_sink_writes_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    level = caplog.at_level(logging.WARNING, logger="ganlab.callbacks.alerts")
+    with level, AlertDispatcher([LogSink()]) as dispatcher:
+        dispatcher.alert("no_improvement", "val/psnr flat", step=3)
+    assert "ALERT no_improvement (step 3): val/psnr flat" in caplog.text
+
+
+def test_event_json_is_strict() -> None:
+    event = make_event(
+        "gradient_threshold",
+        "big",
+        run_dir=Path("runs/x"),
+        step=1,
+        epoch=0,
+        details={"norm": float("inf"), "value": torch.tensor(2.5), "path": Path("a")},
+    )
+    decoded = json.loads(encode_event(event))
+    assert decoded["details"] == {"norm": "inf", "value": 2.5, "path": "a"}
+    assert set(decoded) == EVENT_KEYS
+
+
+def test_early_stopping_without_alerts_is_plain(make_config, tmp_path: Path) -> None:
+    from ganlab.callbacks.monitoring import build_monitoring_callbacks
+
+    config = make_config("Callbacks.early_stopping.patience=3")
+    (stopping,) = build_monitoring_callbacks(config, tmp_path)
+    assert isinstance(stopping, AlertingEarlyStopping) and stopping.dispatcher is None
+    assert (stopping.monitor, stopping.patience) == ("val/psnr", 3)
