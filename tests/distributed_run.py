@@ -7,8 +7,9 @@ pytest process.
 Writes into ``--out``:
 
 * ``init.pt`` (rank 0, before training): the initial generator and discriminator weights;
-* ``rank<N>.pt`` (every rank, after training): the final weights gathered into whole tensors,
-  the module's ``step_count`` and, with an EMA, its weights and update count;
+* ``rank<N>.pt`` (every rank, after training): the weights at the start (after a resume) and
+  at the end, gathered into whole tensors, the module's ``step_count``, the EMA state, and how
+  far the generator was from the EMA weights during validation;
 * ``run/``: the run folder (checkpoints, logs).
 
 Example:
@@ -25,15 +26,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
+import torch.distributed as dist
 
-from ganlab._lightning import pl  # noqa: E402
-from ganlab.config import load_config  # noqa: E402
-from ganlab.data.datamodule import SRDataModule  # noqa: E402
-from ganlab.engine import SRGANModule  # noqa: E402
-from ganlab.engine.ema import full_state_dict  # noqa: E402
-from ganlab.trainer import build_trainer  # noqa: E402
-from tests.conftest import TINY_OVERRIDES  # noqa: E402
+from ganlab._lightning import pl
+from ganlab.config import load_config
+from ganlab.data.datamodule import SRDataModule
+from ganlab.engine import SRGANModule
+from ganlab.engine.ema import full_state_dict
+from ganlab.trainer import build_trainer
+from tests.conftest import TINY_OVERRIDES
 
 # The placement keys come from Training.* below; drop the single-device ones of the tiny config.
 BASE_OVERRIDES = [
@@ -43,30 +45,55 @@ BASE_OVERRIDES = [
 ]
 
 
-class SaveFinalWeights(pl.Callback):
-    """Every rank writes its final weights (gathered from shards) to ``rank<N>.pt``."""
+def _plain(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: value.detach().cpu().clone() for name, value in state.items()}
+
+
+class Recorder(pl.Callback):
+    """Records, on every rank, what the tests check; writes ``rank<N>.pt`` when training ends.
+
+    Gathering FSDP shards is a collective, so every rank gathers, in the same order.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.record: dict[str, Any] = {}
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        assert isinstance(pl_module, SRGANModule)
+        self.record["start_generator"] = _plain(full_state_dict(pl_module.generator))
+        self.record["start_step_count"] = pl_module.step_count
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # runs between EMASwap's swap-in and its restore
+        assert isinstance(pl_module, SRGANModule)
+        if pl_module.ema is not None:
+            swapped = full_state_dict(pl_module.generator)
+            ema = pl_module.ema.module.state_dict()
+            self.record["validation_ema_difference"] = max(
+                float((swapped[name].cpu() - ema[name].cpu()).abs().max()) for name in ema
+            )
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         assert isinstance(pl_module, SRGANModule)
         ema = pl_module.ema
-        state: dict[str, Any] = {
-            # gathering shards is a collective: all ranks do it, in the same order
-            "generator": full_state_dict(pl_module.generator),
-            "discriminator": full_state_dict(pl_module.discriminator),
-            "step_count": pl_module.step_count,
-            "world_size": trainer.world_size,
-            "strategy": type(trainer.strategy).__name__,
-            "ema": None if ema is None else ema.state_dict(),
-            "ema_generator": pl_module.ema_generator().state_dict(),
-        }
-        state = {
-            key: {k: v.cpu() for k, v in value.items()} if key.startswith(("gen", "disc")) else value
-            for key, value in state.items()
-        }
-        torch.save(state, self.folder / f"rank{trainer.global_rank}.pt")
+        self.record.update(
+            {
+                "generator": _plain(full_state_dict(pl_module.generator)),
+                "discriminator": _plain(full_state_dict(pl_module.discriminator)),
+                "parameter_names": {
+                    "generator": [n for n, _ in pl_module.generator.named_parameters()],
+                    "discriminator": [n for n, _ in pl_module.discriminator.named_parameters()],
+                },
+                "step_count": pl_module.step_count,
+                "world_size": trainer.world_size,
+                "strategy": type(trainer.strategy).__name__,
+                "backend": dist.get_backend() if dist.is_initialized() else None,
+                "ema": None if ema is None else ema.state_dict(),
+                "ema_generator": _plain(pl_module.ema_generator().state_dict()),
+            }
+        )
+        torch.save(self.record, self.folder / f"rank{trainer.global_rank}.pt")
 
 
 def main() -> None:
@@ -106,7 +133,7 @@ def main() -> None:
             args.out / "init.pt",
         )
     trainer = build_trainer(config, args.out / "run")
-    trainer.callbacks.append(SaveFinalWeights(args.out))  # type: ignore[attr-defined]
+    trainer.callbacks.append(Recorder(args.out))  # type: ignore[attr-defined]
     trainer.fit(module, datamodule=datamodule, ckpt_path=args.ckpt_path)
 
 

@@ -16,7 +16,7 @@ import importlib
 import importlib.util
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from lightning.pytorch.strategies import DDPStrategy, ModelParallelStrategy, Strategy
@@ -35,6 +35,8 @@ FSDP_PRECISIONS = ("32-true", "bf16-mixed", "bf16-true", "16-true")
 """Lightning precisions that ``ModelParallelStrategy`` accepts."""
 
 _FSDP_DTYPES = {"bf16": torch.bfloat16, "16": torch.float16}
+_TRUE_DTYPES = {"bf16-true": torch.bfloat16, "16-true": torch.float16}
+"""Precisions under which Lightning converts the whole module (buffers too) to one dtype."""
 
 
 def _device_count(devices: int | str | list[int]) -> int | None:
@@ -131,10 +133,20 @@ def fsdp_strategy(config: Config) -> ModelParallelStrategy:
             "backward keep precision 32 and set Training.fsdp.mixed_precision: 16, or use "
             "precision bf16"
         )
+    true_dtype = _TRUE_DTYPES.get(precision)
+    mixed = training.fsdp.mixed_precision
+    if true_dtype is not None and mixed is not None and _FSDP_DTYPES[mixed] != true_dtype:
+        raise ConfigError(
+            f"Training.fsdp.mixed_precision: {mixed} conflicts with Training.precision "
+            f"{training.precision}, which already stores every weight in {true_dtype}; set "
+            "mixed_precision to null"
+        )
     count = _device_count(training.devices)
-    data_parallel_size: int | str = "auto" if count is None else count * training.num_nodes
+    data_parallel_size: Literal["auto"] | int = (
+        "auto" if count is None else count * training.num_nodes
+    )
     return DataParallelFSDP(
-        data_parallel_size=data_parallel_size,  # type: ignore[arg-type]
+        data_parallel_size=data_parallel_size,
         tensor_parallel_size=1,
         save_distributed_checkpoint=training.fsdp.save_distributed_checkpoint,
         process_group_backend=training.ddp.process_group_backend,
@@ -150,13 +162,19 @@ def deepspeed_strategy(config: Config) -> DeepSpeedStrategy:
     ``gradient_clipping``, because DeepSpeed keeps the gradients in its own partitions.
 
     Raises:
-        ConfigError: The deepspeed package is missing, or clipping by value is configured
-            (DeepSpeed clips by norm only).
+        ConfigError: The deepspeed package is missing, clipping by value is configured
+            (DeepSpeed clips by norm only), or the EMA is combined with ZeRO stage 3.
     """
     _require_deepspeed()
     from lightning.pytorch.strategies import DeepSpeedStrategy
 
     options = config.Training.deepspeed
+    if options.stage == 3 and config.Training.EMA.enabled:
+        raise ConfigError(
+            "Training.EMA with deepspeed stage 3 is not supported: ZeRO-3 partitions the "
+            "generator's weights, which the EMA reads after every step; use "
+            "Training.deepspeed.stage 2 (or 1), or strategy fsdp"
+        )
     clip_value, clip_algorithm = config.gradient_clipping()
     if clip_value and clip_algorithm != "norm":
         raise ConfigError(
@@ -171,6 +189,7 @@ def deepspeed_strategy(config: Config) -> DeepSpeedStrategy:
         process_group_backend=config.Training.ddp.process_group_backend,
     )
     if clip_value:
+        assert strategy.config is not None  # built from the arguments above
         strategy.config["gradient_clipping"] = clip_value
     return strategy
 
@@ -288,8 +307,9 @@ def fsdp_param_dtype(config: Config) -> torch.dtype | None:
     return None
 
 
-def shard_networks(generator: nn.Module, discriminator: nn.Module, config: Config,
-                   mesh: DeviceMesh) -> None:
+def shard_networks(
+    generator: nn.Module, discriminator: nn.Module, config: Config, mesh: DeviceMesh
+) -> None:
     """Apply FSDP2 ``fully_shard`` in place: first every submodule matched by
     ``Training.fsdp.auto_wrap`` (see :func:`wrap_targets`), then each network as a whole.
 
@@ -308,8 +328,12 @@ def shard_networks(generator: nn.Module, discriminator: nn.Module, config: Confi
     Raises:
         ConfigError: An ``auto_wrap`` entry matches nothing (nothing is sharded then).
     """
-    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, OffloadPolicy
-    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.fsdp import (
+        CPUOffloadPolicy,
+        MixedPrecisionPolicy,
+        OffloadPolicy,
+        fully_shard,
+    )
 
     if is_sharded(generator) and is_sharded(discriminator):
         return
@@ -317,23 +341,42 @@ def shard_networks(generator: nn.Module, discriminator: nn.Module, config: Confi
     networks = [generator, discriminator]
     targets = wrap_targets(fsdp.auto_wrap, networks)
     dtype = fsdp_param_dtype(config)
-    mp_policy = (
-        MixedPrecisionPolicy(param_dtype=dtype, reduce_dtype=torch.float32)
-        if dtype is not None
-        else MixedPrecisionPolicy()
-    )
     # pinned host memory needs an accelerator; on a CPU mesh the shards are in CPU memory anyway
     offload_policy = (
         CPUOffloadPolicy(pin_memory=mesh.device_type != "cpu")
         if fsdp.cpu_offload
         else OffloadPolicy()
     )
+    mp_policy = (
+        MixedPrecisionPolicy()
+        if dtype is None
+        else MixedPrecisionPolicy(param_dtype=dtype, reduce_dtype=torch.float32)
+    )
+    norms: list[nn.Module] = []
+    if dtype is not None and config.Training.lightning_precision not in _TRUE_DTYPES:
+        # Batch norms keep float32 running statistics, which batch_norm refuses beside
+        # low-precision weights: they run in float32 as units of their own instead. (Under
+        # bf16-true/16-true Lightning converts the buffers too, so nothing differs.)
+        norms = [
+            m
+            for network in networks
+            for m in network.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+        ]
+        norm_policy = MixedPrecisionPolicy(
+            param_dtype=torch.float32, reduce_dtype=torch.float32, output_dtype=dtype
+        )
+        for module in norms:
+            fully_shard(module, mesh=mesh, mp_policy=norm_policy, offload_policy=offload_policy)
     for module in [*targets, *networks]:
+        if any(module is norm for norm in norms):
+            continue
         fully_shard(module, mesh=mesh, mp_policy=mp_policy, offload_policy=offload_policy)
     log.info(
-        "FSDP2: sharded %d auto_wrap submodules, the generator and the discriminator over %d "
-        "processes (param dtype %s, cpu offload %s)",
+        "FSDP2: sharded %d auto_wrap submodules, %d batch norms, the generator and the "
+        "discriminator over %d processes (param dtype %s, cpu offload %s)",
         len(targets),
+        len(norms),
         mesh.size(),
         dtype or "unchanged",
         fsdp.cpu_offload,

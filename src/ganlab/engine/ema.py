@@ -153,3 +153,19 @@ def full_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
 def unwrapped(module: nn.Module) -> nn.Module:
     """The original module behind ``torch.compile``'s wrapper, if any."""
     return getattr(module, "_orig_mod", module)
+
+
+def network_class(module: nn.Module) -> type[nn.Module]:
+    """The class of ``module`` as written in its package, also after FSDP2's ``fully_shard``
+    (which swaps the instance's class for a generated ``FSDP<Name>`` subclass)."""
+    cls = type(unwrapped(module))
+    if torch.distributed.is_available():
+        from torch.distributed.fsdp import FSDPModule
+
+        if issubclass(cls, FSDPModule):
+            return next(
+                base
+                for base in cls.__mro__
+                if issubclass(base, nn.Module) and not issubclass(base, FSDPModule)
+            )
+    return cls

@@ -476,7 +476,9 @@ class SRGANModule(pl.LightningModule):
         source = unwrapped(self.generator)
         if is_sharded(source):
             generator = build_generator(self.config)
-            state = self.ema.module.state_dict() if self.ema is not None else full_state_dict(source)
+            state = (
+                self.ema.module.state_dict() if self.ema is not None else full_state_dict(source)
+            )
             generator.load_state_dict({k: v.cpu() for k, v in state.items()})
             return generator.eval()
         generator = copy.deepcopy(source)

@@ -1,0 +1,393 @@
+"""Distributed strategies: DDP and FSDP2 with two CPU processes (gloo), DeepSpeed's settings
+and the errors for strategies this machine cannot run.
+
+The multi-process runs start ``tests/distributed_run.py`` in a subprocess: Lightning launches
+the other ranks by running the same script again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.distributed as dist
+from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, ModelParallelStrategy
+from torch import nn
+
+import ganlab.strategies as strategies
+from ganlab.config.load import validate_config
+from ganlab.config.schema import Config
+from ganlab.engine import SRGANModule
+from ganlab.engine.ema import GeneratorEMA, network_class
+from ganlab.errors import ConfigError
+from ganlab.models import build_discriminator, build_generator
+from ganlab.strategies import (
+    build_strategy,
+    check_strategy_environment,
+    fsdp_param_dtype,
+    is_sharded,
+    shard_networks,
+    wrap_targets,
+)
+from ganlab.trainer import build_trainer
+from tests.conftest import tiny_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "tests" / "distributed_run.py"
+RUN_TIMEOUT_S = 150
+
+# Environment of a cluster job or a torchrun launch would make Lightning join that job
+# instead of starting its own two processes.
+FOREIGN_ENVIRONMENT = ("SLURM_", "TORCHELASTIC_", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
+FOREIGN_VARIABLES = {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_WORLD_SIZE"}
+
+
+def run_distributed(
+    out: Path, strategy: str, *overrides: str, ckpt_path: Path | None = None
+) -> None:
+    """Train with two CPU processes; fails the test with the script's output on an error."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(FOREIGN_ENVIRONMENT) and key not in FOREIGN_VARIABLES
+    }
+    env["OMP_NUM_THREADS"] = "1"
+    command = [sys.executable, str(SCRIPT), "--out", str(out), "--strategy", strategy]
+    if ckpt_path is not None:
+        command += ["--ckpt-path", str(ckpt_path)]
+    for item in overrides:
+        command += ["--set", item]
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+    )
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+
+
+def load_ranks(out: Path) -> list[dict[str, Any]]:
+    return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in (0, 1)]
+
+
+def max_difference(
+    a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], names: list[str]
+) -> float:
+    return max(float((a[name].float() - b[name].float()).abs().max()) for name in names)
+
+
+def assert_ranks_identical_and_trained(out: Path) -> list[dict[str, Any]]:
+    """Both ranks hold the same parameters, and they moved away from the initial ones.
+
+    Only parameters are compared: batch-norm running statistics are per-rank buffers (DDP
+    copies rank 0's at the start of every forward; FSDP does not synchronise buffers).
+    """
+    ranks = load_ranks(out)
+    initial = torch.load(out / "init.pt", weights_only=True)
+    for record in ranks:
+        assert record["world_size"] == 2
+        assert record["backend"] == "gloo"
+    for network in ("generator", "discriminator"):
+        names = ranks[0]["parameter_names"][network]
+        assert names
+        assert max_difference(ranks[0][network], ranks[1][network], names) == 0.0, network
+        assert max_difference(ranks[0][network], initial[network], names) > 0.0, network
+    return ranks
+
+
+# ------------------------------------------------------------------------------------- DDP
+
+
+@pytest.mark.parametrize("manual", ["true", "false"])
+def test_ddp_two_processes_keep_ranks_identical(tmp_path: Path, manual: str) -> None:
+    run_distributed(
+        tmp_path,
+        "ddp",
+        f"Training.manual_optimization={manual}",
+        "Trainer.max_epochs=1",
+        "Trainer.limit_train_batches=2",
+        "Trainer.limit_val_batches=0",
+    )
+    ranks = assert_ranks_identical_and_trained(tmp_path)
+    assert ranks[0]["strategy"] == "DDPStrategy"
+    assert ranks[0]["step_count"] == ranks[1]["step_count"] == 2
+
+
+def test_ddp_options_reach_the_strategy() -> None:
+    config = tiny_config(
+        "Training.devices=2",
+        "Training.ddp.find_unused_parameters=false",
+        "Training.ddp.static_graph=true",
+        "Training.ddp.process_group_backend=gloo",
+    )
+    strategy = build_strategy(config)
+    assert isinstance(strategy, DDPStrategy)
+    assert strategy._ddp_kwargs == {"find_unused_parameters": False, "static_graph": True}
+    assert strategy.process_group_backend == "gloo"
+
+
+def test_auto_becomes_ddp_with_unused_parameter_detection() -> None:
+    strategy = build_strategy(tiny_config("Training.devices=2"))
+    assert isinstance(strategy, DDPStrategy)
+    assert strategy._ddp_kwargs["find_unused_parameters"] is True
+    assert strategy.process_group_backend is None  # Lightning picks gloo on CPU
+    assert build_strategy(tiny_config("Training.devices=1")) == "auto"
+    assert build_strategy(tiny_config("Training.strategy=ddp_spawn")) == "ddp_spawn"
+
+
+# ------------------------------------------------------------------------------------ FSDP
+
+
+def test_fsdp_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
+    common = (
+        "Training.EMA.enabled=true",
+        "Trainer.limit_train_batches=2",
+        "Trainer.limit_val_batches=1",
+    )
+    first, second = tmp_path / "first", tmp_path / "second"
+    run_distributed(first, "fsdp", *common, "Trainer.max_epochs=1")
+    ranks = assert_ranks_identical_and_trained(first)
+    assert ranks[0]["strategy"] == "DataParallelFSDP"
+    assert ranks[0]["step_count"] == 2
+    # validation ran with the EMA weights swapped into the sharded generator ...
+    assert ranks[0]["validation_ema_difference"] == 0.0
+    ema = ranks[0]["ema"]
+    assert ema["num_updates"] == 2
+    names = ranks[0]["parameter_names"]["generator"]
+    # ... and the raw weights came back afterwards (they differ from the EMA ones)
+    assert max_difference(ranks[0]["generator"], ema["module"], names) > 0.0
+    assert max_difference(ranks[0]["ema_generator"], ema["module"], names) == 0.0
+
+    checkpoint_path = first / "run" / "checkpoints" / "last.ckpt"
+    assert checkpoint_path.is_file()  # one full file, not a folder of shards
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    state = checkpoint["state_dict"]
+    for name in names:
+        assert type(state[f"generator.{name}"]) is torch.Tensor
+        assert torch.equal(state[f"generator.{name}"], ranks[0]["generator"][name])
+    assert checkpoint["ganlab"]["step_count"] == 2
+    assert all(type(v) is torch.Tensor for v in checkpoint["ganlab"]["ema"]["module"].values())
+
+    run_distributed(second, "fsdp", *common, "Trainer.max_epochs=2", ckpt_path=checkpoint_path)
+    resumed = assert_ranks_identical_and_trained(second)
+    for record in resumed:
+        assert record["start_step_count"] == 2
+        assert record["step_count"] == 4
+        assert record["ema"]["num_updates"] == 4
+        assert max_difference(record["start_generator"], ranks[0]["generator"], names) == 0.0
+    final = torch.load(second / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert final["ganlab"]["step_count"] == 4
+
+
+def test_fsdp_strategy_settings() -> None:
+    config = tiny_config(
+        "Training.strategy=fsdp",
+        "Training.devices=2",
+        "Training.num_nodes=3",
+        "Training.fsdp.save_distributed_checkpoint=true",
+    )
+    strategy = build_strategy(config)
+    assert isinstance(strategy, ModelParallelStrategy)
+    assert strategy._data_parallel_size == 6
+    assert strategy._tensor_parallel_size == 1
+    assert strategy._save_distributed_checkpoint is True
+    auto = build_strategy(tiny_config("Training.strategy=fsdp", "Training.devices=auto"))
+    assert isinstance(auto, ModelParallelStrategy)
+    assert auto._data_parallel_size == "auto"  # the world size, once Lightning knows it
+    assert auto._save_distributed_checkpoint is False
+
+
+def test_fsdp_refuses_float16_mixed_precision() -> None:
+    with pytest.raises(ConfigError, match=r"Training.precision: 16 .*mixed_precision: 16"):
+        build_strategy(tiny_config("Training.strategy=fsdp", "Training.precision=16"))
+    conflict = with_fsdp_float16(
+        tiny_config("Training.strategy=fsdp", "Training.precision=bf16-true")
+    )
+    with pytest.raises(ConfigError, match=r"conflicts with Training\.precision bf16-true"):
+        build_strategy(conflict)
+
+
+def test_fsdp_param_dtype_follows_the_config() -> None:
+    assert fsdp_param_dtype(tiny_config()) is None
+    assert fsdp_param_dtype(tiny_config("Training.precision=bf16")) is torch.bfloat16
+    assert fsdp_param_dtype(with_fsdp_float16(tiny_config())) is torch.float16
+    explicit = with_fsdp_float16(tiny_config("Training.precision=bf16"))
+    assert fsdp_param_dtype(explicit) is torch.float16
+
+
+def with_fsdp_float16(config: Config) -> Config:
+    """``config`` with ``Training.fsdp.mixed_precision: "16"`` (a dotted override would read
+    16 as a number, which the schema refuses)."""
+    data = config.model_dump(mode="json")
+    data["Training"]["fsdp"]["mixed_precision"] = "16"
+    return validate_config(data)
+
+
+def networks(config: Config) -> tuple[nn.Module, nn.Module]:
+    return build_generator(config), build_discriminator(config)
+
+
+def test_unknown_auto_wrap_class_lists_the_classes_found() -> None:
+    config = tiny_config("Training.fsdp.auto_wrap=[ResidualBlok]")
+    with pytest.raises(ConfigError, match="ResidualBlok") as caught:
+        wrap_targets(config.Training.fsdp.auto_wrap, networks(config))
+    message = str(caught.value)
+    assert "Training.fsdp.auto_wrap" in message
+    assert "ResidualBlock" in message and "SRResNet" in message and "Conv2d" in message
+    with pytest.raises(ConfigError, match=r"cannot import 'ganlab\.models\.blocks:Nope'"):
+        wrap_targets(["ganlab.models.blocks:Nope"], networks(config))
+
+
+def test_auto_wrap_matches_names_and_import_paths_bottom_up() -> None:
+    generator, discriminator = networks(tiny_config())
+    targets = wrap_targets(
+        ["ResidualBlock", "ganlab.models.blocks:PixelShuffleUpsampler", "Conv2d"],
+        [generator, discriminator],
+    )
+    kinds = {type(m).__name__ for m in targets}
+    assert kinds == {"ResidualBlock", "PixelShuffleUpsampler", "Conv2d"}
+    assert generator not in targets and discriminator not in targets
+    position = {id(m): index for index, m in enumerate(targets)}
+    for module in targets:
+        for child in module.modules():
+            if child is not module and id(child) in position:
+                assert position[id(child)] < position[id(module)]
+
+
+@pytest.fixture
+def single_process_mesh() -> Iterator[Any]:
+    """A one-process gloo group and its 1-D CPU mesh (torn down afterwards)."""
+    from torch.distributed.device_mesh import init_device_mesh
+
+    assert not dist.is_initialized()
+    dist.init_process_group("gloo", rank=0, world_size=1, store=dist.HashStore())
+    try:
+        yield init_device_mesh("cpu", (1,))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_shard_networks_and_the_ema_on_shards(single_process_mesh: Any) -> None:
+    config = tiny_config(
+        "Training.fsdp.auto_wrap=[ResidualBlock]",
+        "Training.fsdp.mixed_precision=bf16",
+        "Training.EMA.enabled=true",
+        "Training.EMA.decay=0.5",
+    )
+    module = SRGANModule(config)
+    assert module.ema is not None
+    generator, discriminator = module.generator, module.discriminator
+    with pytest.raises(ConfigError):
+        shard_networks(
+            generator,
+            discriminator,
+            tiny_config("Training.fsdp.auto_wrap=[X]"),
+            single_process_mesh,
+        )
+    assert not is_sharded(generator)
+
+    shard_networks(generator, discriminator, config, single_process_mesh)
+    shard_networks(generator, discriminator, config, single_process_mesh)  # idempotent
+    assert is_sharded(generator) and is_sharded(discriminator)
+    assert network_class(generator) is type(module.ema.module)
+    assert all(is_sharded(m) for m in generator.modules() if type(m).__name__ == "ResidualBlock")
+    # batch norms run as float32 units of their own
+    assert all(is_sharded(m) for m in discriminator.modules() if isinstance(m, nn.BatchNorm2d))
+    logits, _ = discriminator(generator(torch.rand(2, 3, 8, 8)))
+    logits.float().mean().backward()  # bf16 convs beside float32 batch norms
+
+    with torch.no_grad():
+        for param in generator.parameters():
+            param.add_(1.0)  # DTensor shards
+    raw = {
+        k: v.full_tensor() for k, v in generator.state_dict().items() if hasattr(v, "full_tensor")
+    }
+    module.ema.update(generator)
+    averaged = module.ema.module.state_dict()
+    swapped = module.ema.load_into(generator)
+    for name, value in generator.state_dict().items():
+        full = value.full_tensor() if hasattr(value, "full_tensor") else value
+        assert torch.equal(full, averaged[name])
+    GeneratorEMA.restore(generator, swapped)
+    for name, value in raw.items():
+        assert torch.equal(generator.state_dict()[name].full_tensor(), value)
+    plain = module.ema_generator()
+    assert not is_sharded(plain)
+    for name, value in plain.state_dict().items():
+        assert torch.equal(value, averaged[name])
+
+
+# ------------------------------------------------------------------------------- DeepSpeed
+
+
+def test_deepspeed_strategy_carries_stage_offload_and_micro_batch() -> None:
+    config = tiny_config(
+        "Training.strategy=deepspeed",
+        "Training.deepspeed.stage=3",
+        "Training.deepspeed.offload_optimizer=true",
+        "Training.deepspeed.offload_parameters=true",
+        "Training.deepspeed.micro_batch_size=3",
+        "Optimizers.gradient_clip_val=0.5",
+    )
+    strategy = build_strategy(config, check_environment=False)
+    assert isinstance(strategy, DeepSpeedStrategy)
+    settings = strategy.config
+    assert settings is not None
+    assert settings["zero_optimization"]["stage"] == 3
+    assert settings["zero_optimization"]["offload_optimizer"]["device"] == "cpu"
+    assert settings["zero_optimization"]["offload_param"]["device"] == "cpu"
+    assert settings["train_micro_batch_size_per_gpu"] == 3
+    assert settings["gradient_clipping"] == 0.5
+
+    default = build_strategy(
+        tiny_config("Training.strategy=deepspeed", "Data.batch_size=5"), check_environment=False
+    )
+    assert isinstance(default, DeepSpeedStrategy)
+    assert default.config is not None
+    assert default.config["zero_optimization"]["stage"] == 2
+    assert "offload_optimizer" not in default.config["zero_optimization"]
+    assert "offload_param" not in default.config["zero_optimization"]
+    assert default.config["train_micro_batch_size_per_gpu"] == 5
+
+
+def test_deepspeed_without_cuda_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = tiny_config("Training.strategy=deepspeed", "Training.accelerator=auto")
+    with pytest.raises(ConfigError, match="deepspeed needs NVIDIA GPUs") as caught:
+        check_strategy_environment(config)
+    assert "use Training.strategy: ddp, or fsdp" in str(caught.value)
+    with pytest.raises(ConfigError, match="NVIDIA GPUs"):
+        build_trainer(config, tmp_path)
+    with pytest.raises(ConfigError, match=r"Training\.accelerator is cpu"):
+        check_strategy_environment(tiny_config("Training.strategy=deepspeed"))
+
+
+def test_deepspeed_package_missing_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    find_spec = strategies.importlib.util.find_spec
+    monkeypatch.setattr(
+        strategies.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "deepspeed" else find_spec(name, *args),
+    )
+    config = tiny_config("Training.strategy=deepspeed", "Training.accelerator=gpu")
+    with pytest.raises(ConfigError, match="pip install deepspeed"):
+        check_strategy_environment(config)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["Optimizers.gradient_clip_val=1", "Optimizers.gradient_clip_algorithm=value"], "norm"),
+        (["Training.deepspeed.stage=3", "Training.EMA.enabled=true"], "stage 3"),
+    ],
+)
+def test_deepspeed_refuses_what_it_cannot_do(overrides: list[str], message: str) -> None:
+    config = tiny_config("Training.strategy=deepspeed", *overrides)
+    with pytest.raises(ConfigError, match=message):
+        build_strategy(config, check_environment=False)
