@@ -55,3 +55,10 @@ def image_folder(tmp_path: Path) -> Path:
         array = rng.integers(0, 10000, size=(4, 64, 64), dtype=np.uint16)
         np.save(folder / f"img{index}.npy", array)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_run_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ganlab train`` hands its run folder to child processes through the environment; keep
+    one test's folder from leaking into the next (restored after each test)."""
+    monkeypatch.setenv("GANLAB_RUN_DIR", "")

@@ -86,6 +86,7 @@ class Recorder(pl.Callback):
                     "discriminator": [n for n, _ in pl_module.discriminator.named_parameters()],
                 },
                 "step_count": pl_module.step_count,
+                "nonfinite_total": pl_module.nonfinite_total,
                 "world_size": trainer.world_size,
                 "strategy": type(trainer.strategy).__name__,
                 "backend": dist.get_backend() if dist.is_initialized() else None,
@@ -96,6 +97,20 @@ class Recorder(pl.Callback):
         torch.save(self.record, self.folder / f"rank{trainer.global_rank}.pt")
 
 
+def _poison_rank1(module: SRGANModule, step: int) -> None:
+    """Make the content loss NaN on rank 1 only, at generator step ``step``."""
+    content_loss = module.content_loss
+    original = content_loss.forward
+
+    def forward(sr: torch.Tensor, hr: torch.Tensor) -> Any:
+        loss, terms = original(sr, hr)
+        if module.trainer.global_rank == 1 and module.step_count == step:
+            loss = loss * float("nan")
+        return loss, terms
+
+    content_loss.forward = forward  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -104,6 +119,12 @@ def main() -> None:
     parser.add_argument("--ckpt-path", default=None, help="checkpoint to resume from")
     parser.add_argument(
         "--set", action="append", default=[], help="extra config override (repeatable)"
+    )
+    parser.add_argument(
+        "--nan-on-rank1-step",
+        type=int,
+        default=None,
+        help="make rank 1's content loss NaN at this generator step (rank 0 stays finite)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -132,6 +153,8 @@ def main() -> None:
             },
             args.out / "init.pt",
         )
+    if args.nan_on_rank1_step is not None:
+        _poison_rank1(module, args.nan_on_rank1_step)
     trainer = build_trainer(config, args.out / "run")
     trainer.callbacks.append(Recorder(args.out))  # type: ignore[attr-defined]
     trainer.fit(module, datamodule=datamodule, ckpt_path=args.ckpt_path)

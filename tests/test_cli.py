@@ -188,3 +188,18 @@ def test_load_checkpoint_from_the_cli_starts_fresh_counters(
     assert f"Loaded generator weights from {export}" in capsys.readouterr().out
     state = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert state["ganlab"]["step_count"] == 2  # counters restarted
+
+
+def test_processes_started_for_other_devices_share_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Lightning re-runs the command line for the other devices; they find the folder here
+    shared = tmp_path / "shared-run"
+    monkeypatch.setenv("GANLAB_RUN_DIR", str(shared))
+    args = _train_args(tmp_path / "unused", "Trainer.max_epochs=1")
+    args = args[: args.index("--run-dir")] + args[args.index("--run-dir") + 2 :]
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 0
+    assert f"Run folder: {shared}" in capsys.readouterr().out
+    assert (shared / "checkpoints" / "last.ckpt").is_file()
+    assert not (tmp_path / "runs").exists()

@@ -26,6 +26,7 @@ from ganlab.config.schema import Config
 from ganlab.engine import SRGANModule
 from ganlab.engine.ema import GeneratorEMA, network_class
 from ganlab.errors import ConfigError
+from ganlab.export import load_generator
 from ganlab.models import build_discriminator, build_generator
 from ganlab.strategies import (
     build_strategy,
@@ -49,7 +50,11 @@ FOREIGN_VARIABLES = {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_
 
 
 def run_distributed(
-    out: Path, strategy: str, *overrides: str, ckpt_path: Path | None = None
+    out: Path,
+    strategy: str,
+    *overrides: str,
+    ckpt_path: Path | None = None,
+    nan_on_rank1_step: int | None = None,
 ) -> None:
     """Train with two CPU processes; fails the test with the script's output on an error."""
     env = {
@@ -61,6 +66,8 @@ def run_distributed(
     command = [sys.executable, str(SCRIPT), "--out", str(out), "--strategy", strategy]
     if ckpt_path is not None:
         command += ["--ckpt-path", str(ckpt_path)]
+    if nan_on_rank1_step is not None:
+        command += ["--nan-on-rank1-step", str(nan_on_rank1_step)]
     for item in overrides:
         command += ["--set", item]
     result = subprocess.run(
@@ -114,6 +121,23 @@ def test_ddp_two_processes_keep_ranks_identical(tmp_path: Path, manual: str) -> 
     ranks = assert_ranks_identical_and_trained(tmp_path)
     assert ranks[0]["strategy"] == "DDPStrategy"
     assert ranks[0]["step_count"] == ranks[1]["step_count"] == 2
+
+
+@pytest.mark.parametrize("manual", ["true", "false"])
+def test_a_nan_on_one_rank_is_skipped_on_every_rank(tmp_path: Path, manual: str) -> None:
+    # a rank that skipped a backward the other one ran would hang DDP's all-reduce
+    run_distributed(
+        tmp_path,
+        "ddp",
+        f"Training.manual_optimization={manual}",
+        "Trainer.max_epochs=1",
+        "Trainer.limit_train_batches=2",
+        "Trainer.limit_val_batches=0",
+        nan_on_rank1_step=1,
+    )
+    ranks = assert_ranks_identical_and_trained(tmp_path)
+    assert [r["nonfinite_total"] for r in ranks] == [1, 1]
+    assert [r["step_count"] for r in ranks] == [2, 2]
 
 
 def test_ddp_options_reach_the_strategy() -> None:
@@ -170,6 +194,11 @@ def test_fsdp_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
         assert torch.equal(state[f"generator.{name}"], ranks[0]["generator"][name])
     assert checkpoint["ganlab"]["step_count"] == 2
     assert all(type(v) is torch.Tensor for v in checkpoint["ganlab"]["ema"]["module"].values())
+    # the generator exports name the real class (not FSDP's generated wrapper) and load
+    exported = load_generator(checkpoint_path.with_name("last.generator-ema.safetensors"))
+    assert type(exported.generator).__name__ == "SRResNet"
+    for name in names:
+        assert torch.equal(exported.generator.state_dict()[name], ema["module"][name])
 
     run_distributed(second, "fsdp", *common, "Trainer.max_epochs=2", ckpt_path=checkpoint_path)
     resumed = assert_ranks_identical_and_trained(second)

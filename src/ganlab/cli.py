@@ -148,34 +148,60 @@ def _metrics_from(results: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return {name: float(values[f"val/{name}"]) for name in names if f"val/{name}" in values}
 
 
+RUN_DIR_VARIABLE = "GANLAB_RUN_DIR"
+"""Environment variable through which the launching process hands its run folder to the
+processes Lightning starts for the other devices (they re-run the same command line, and a
+new timestamped default folder each would split the run)."""
+
+
+def _print_rank_zero(message: str) -> None:
+    """Print on the first process only (every process of a multi-device run runs the CLI)."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        print(message, flush=True)
+
+
 def command_train(args: argparse.Namespace) -> int:
     """``ganlab train``."""
+    import os
+
     from ganlab._lightning import pl
     from ganlab.data.datamodule import SRDataModule
     from ganlab.engine import SRGANModule
     from ganlab.engine.checkpoint import check_resumable, load_start_weights
+    from ganlab.strategies import check_strategy_environment
     from ganlab.trainer import build_trainer, prepare_run_dir, resolve_run
 
     config = load_config(args.config, args.set)
-    run_dir, resume_from = resolve_run(config, args.run_dir, args.config)
+    check_strategy_environment(config)
+    run_dir, resume_from = resolve_run(
+        config, args.run_dir or os.environ.get(RUN_DIR_VARIABLE), args.config
+    )
+    os.environ[RUN_DIR_VARIABLE] = str(run_dir)
     datamodule = SRDataModule(config)
     pl.seed_everything(config.Training.seed, workers=True)
     module = SRGANModule(config)
     if resume_from is not None:
         check_resumable(module, resume_from)
-        print(f"Resuming from {resume_from}", flush=True)
+        _print_rank_zero(f"Resuming from {resume_from}")
     elif config.Model.load_checkpoint:
         loaded = load_start_weights(module, config.Model.load_checkpoint)
-        print(f"Loaded {' and '.join(loaded)} weights from {config.Model.load_checkpoint}")
+        _print_rank_zero(
+            f"Loaded {' and '.join(loaded)} weights from {config.Model.load_checkpoint}"
+        )
     trainer = build_trainer(config, run_dir)
-    print(f"Run folder: {run_dir}", flush=True)
-    prepare_run_dir(config, run_dir)
+    _print_rank_zero(f"Run folder: {run_dir}")
+    if trainer.is_global_zero:
+        prepare_run_dir(config, run_dir)
     trainer.fit(
         module,
         datamodule=datamodule,
         ckpt_path=str(resume_from) if resume_from is not None else None,
     )
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
+    if not trainer.is_global_zero:
+        return 0
     print(_format_metrics(_metrics_from(results), len(datamodule.val_set)))
     checkpoints = trainer.checkpoint_callbacks
     if checkpoints:
@@ -202,7 +228,7 @@ def command_validate(args: argparse.Namespace) -> int:
     module = SRGANModule(config)
     load_weights(module, args.checkpoint)
     trainer = pl.Trainer(
-        accelerator=config.Trainer.get("accelerator", "auto"),
+        accelerator=config.Training.accelerator,
         devices=1,
         precision=config.Training.lightning_precision,  # type: ignore[arg-type]
         logger=False,

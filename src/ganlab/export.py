@@ -31,8 +31,8 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from ganlab.config.schema import Config
-from ganlab.engine.ema import unwrapped
 from ganlab.errors import CheckpointError, ConfigError
+from ganlab.models.prepare import network_class, unwrapped
 from ganlab.models.weights import load_generator_weights
 from ganlab.registry import import_object
 
@@ -55,14 +55,15 @@ def generator_description(generator: nn.Module, config: Config) -> dict[str, Any
     """What rebuilds ``generator``: its class path, constructor arguments and the config
     sections inference needs (stored in checkpoints under ``ganlab.generator``)."""
     network = unwrapped(generator)
+    cls = network_class(network)  # the real class also under FSDP's generated wrapper class
     init_kwargs = getattr(network, "init_kwargs", None)
     if init_kwargs is None:
         raise CheckpointError(
-            f"{type(network).__name__} does not record its constructor arguments; derive it "
-            "from ganlab.models.SRGenerator (or RecordsInitArgs) so it can be exported"
+            f"{cls.__name__} does not record its constructor arguments; derive it from "
+            "ganlab.models.SRGenerator (or RecordsInitArgs) so it can be exported"
         )
     return {
-        "generator_class": f"{type(network).__module__}:{type(network).__qualname__}",
+        "generator_class": f"{cls.__module__}:{cls.__qualname__}",
         "init_kwargs": init_kwargs,
         "config": {
             "Model": config.Model.model_dump(mode="json", include={"in_bands", "out_bands"}),

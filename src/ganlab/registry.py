@@ -69,7 +69,8 @@ class Registry(Generic[T]):
         if name in self._entries:
             return self._entries[name][0]
         if ":" in name:
-            return import_object(name, self.key)  # type: ignore[no-any-return]
+            factory: T = import_object(name, self.key)
+            return factory
         close = difflib.get_close_matches(name, self.names(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(

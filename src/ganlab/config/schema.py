@@ -747,6 +747,13 @@ class FSDPConfig(Section):
         "generator exports written); true: every rank writes its shard into a folder.",
     )
 
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _mixed_precision_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value == 16:
+            return "16"
+        return value
+
 
 class DeepSpeedConfig(Section):
     """Options of the `deepspeed` strategy (ZeRO; CUDA only, joint optimisation mode only)."""
@@ -1089,7 +1096,7 @@ class EarlyStoppingConfig(Section):
 
 
 AlertEvent = Literal["early_stop", "nonfinite", "gradient_threshold", "no_improvement", "exception"]
-ALERT_EVENTS: tuple[str, ...] = (
+ALERT_EVENTS: tuple[AlertEvent, ...] = (
     "early_stop", "nonfinite", "gradient_threshold", "no_improvement", "exception",
 )  # fmt: skip
 

@@ -19,6 +19,9 @@ import torch
 from torch import nn
 
 from ganlab.config.schema import EMAConfig
+from ganlab.models.prepare import network_class, unwrapped
+
+__all__ = ["GeneratorEMA", "full_state_dict", "network_class", "unwrapped"]
 
 
 class GeneratorEMA:
@@ -148,24 +151,3 @@ def full_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
     Under FSDP2 this is a collective: every rank must call it.
     """
     return {name: _full(value.detach()) for name, value in module.state_dict().items()}
-
-
-def unwrapped(module: nn.Module) -> nn.Module:
-    """The original module behind ``torch.compile``'s wrapper, if any."""
-    return getattr(module, "_orig_mod", module)
-
-
-def network_class(module: nn.Module) -> type[nn.Module]:
-    """The class of ``module`` as written in its package, also after FSDP2's ``fully_shard``
-    (which swaps the instance's class for a generated ``FSDP<Name>`` subclass)."""
-    cls = type(unwrapped(module))
-    if torch.distributed.is_available():
-        from torch.distributed.fsdp import FSDPModule
-
-        if issubclass(cls, FSDPModule):
-            return next(
-                base
-                for base in cls.__mro__
-                if issubclass(base, nn.Module) and not issubclass(base, FSDPModule)
-            )
-    return cls

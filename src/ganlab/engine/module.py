@@ -268,9 +268,21 @@ class SRGANModule(pl.LightningModule):
         """Whether this batch completes an accumulation window (an optimiser step)."""
         return (batch_idx + 1) % self.accumulate == 0 or bool(self.trainer.is_last_batch)
 
+    def _on_every_rank(self, ok: bool) -> bool:
+        """``ok`` only when it holds on every process, so that all ranks skip the same
+        updates: DDP/FSDP collectives hang when one rank skips a backward the others run."""
+        world_size = self.trainer.world_size
+        if world_size == 1:
+            return ok
+        votes = self.trainer.strategy.reduce(
+            torch.tensor(float(ok), device=self.device), reduce_op="sum"
+        )
+        return bool(votes.item() == world_size)
+
     def _finite(self, loss: torch.Tensor, name: str) -> bool:
-        """Check a loss (one host sync); a non-finite loss marks the step as skipped."""
-        if bool(torch.isfinite(loss.detach())):
+        """Check a loss (one host sync, plus one all-reduce with several processes); a
+        non-finite loss on any rank marks the step as skipped on all of them."""
+        if self._on_every_rank(bool(torch.isfinite(loss.detach()))):
             return True
         log.warning(
             "step %d: non-finite %s (%s); its update is skipped", self.step_count, name, loss
@@ -309,7 +321,13 @@ class SRGANModule(pl.LightningModule):
         self._log_step(logs, lr.shape[0])
         total = total + g_loss
         if not self._finite(total, "loss"):
-            return None
+            if self.trainer.world_size == 1:
+                return None  # Lightning skips backward and step
+            # distributed Lightning refuses a skipped step: a zero loss keeps DDP's all-reduce
+            # in step on every rank, and on_before_optimizer_step drops its gradients
+            return sum(
+                (p.sum() * 0.0 for p in self.parameters() if p.requires_grad), sr.new_zeros(())
+            )
         return total  # Lightning divides by accumulate_grad_batches itself
 
     def _alternating_step(
@@ -355,10 +373,16 @@ class SRGANModule(pl.LightningModule):
             grads = [p for p in group["params"] if p.grad is not None]
             groups.setdefault(group["name"], []).extend(grads)
         scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if self.automatic_optimization and self._nonfinite_this_step and scaler is None:
+            # the joint step's loss was non-finite on some rank (see _joint_step)
+            for params in groups.values():
+                for param in params:
+                    param.grad = None
+            return
         for name, params in groups.items():
             if not params:
                 continue
-            if scaler is None and not _grads_finite(params):
+            if scaler is None and not self._on_every_rank(_grads_finite(params)):
                 log.warning(
                     "step %d: non-finite %s gradients; its update is skipped", self.step_count, name
                 )

@@ -1,4 +1,5 @@
-"""Runtime preparation of a built model: channels-last memory format and ``torch.compile``."""
+"""Runtime preparation of a built model (channels-last memory format, ``torch.compile``) and
+finding the network behind the wrappers that preparation and FSDP put around it."""
 
 from __future__ import annotations
 
@@ -34,3 +35,24 @@ def prepare_for_training(
     if compile:
         model.compile(backend=compile_backend)
     return model
+
+
+def unwrapped(module: nn.Module) -> nn.Module:
+    """The original module behind ``torch.compile``'s wrapper, if any."""
+    return getattr(module, "_orig_mod", module)
+
+
+def network_class(module: nn.Module) -> type[nn.Module]:
+    """The class of ``module`` as written in its package, also after FSDP2's ``fully_shard``
+    (which swaps the instance's class for a generated ``FSDP<Name>`` subclass)."""
+    cls = type(unwrapped(module))
+    if torch.distributed.is_available():
+        from torch.distributed.fsdp import FSDPModule
+
+        if issubclass(cls, FSDPModule):
+            return next(
+                base
+                for base in cls.__mro__
+                if issubclass(base, nn.Module) and not issubclass(base, FSDPModule)
+            )
+    return cls
