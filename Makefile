@@ -23,8 +23,11 @@ $(VENV)/.setup-stamp: $(BIN)/python pyproject.toml
 
 setup: $(VENV)/.setup-stamp
 
+# each demo starts over: ganlab refuses to start a fresh run in a folder that holds checkpoints
 demo: setup
+	rm -rf runs/quickstart
 	$(BIN)/ganlab train --config configs/quickstart.yaml --run-dir runs/quickstart
+	$(BIN)/ganlab report runs/quickstart
 
 test: setup
 	$(BIN)/python -m pytest -q
