@@ -193,13 +193,11 @@ def test_threshold_warnings_are_rate_limited_and_alert(
     assert sink.events[-1]["details"]["norm"] == norm_logger.last_norms["grad_norm/generator"]
 
 
-def test_thresholds_without_logging_are_reported(make_config, tmp_path, caplog) -> None:
-    from ganlab.callbacks.monitoring import build_monitoring_callbacks
+def test_thresholds_without_measuring_are_a_config_error(make_config) -> None:
+    from ganlab.errors import ConfigError
 
-    config = make_config("Callbacks.gradient_norms.generator_threshold=10")
-    with caplog.at_level(logging.WARNING, logger="ganlab.callbacks.monitoring"):
-        assert build_monitoring_callbacks(config, tmp_path) == []
-    assert "thresholds are ignored" in caplog.text
+    with pytest.raises(ConfigError, match=r"generator_threshold needs .*enabled: true"):
+        make_config("Callbacks.gradient_norms.generator_threshold=10")
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))

@@ -296,11 +296,6 @@ def build_monitoring_callbacks(config: Config, run_dir: Path) -> list[pl.Callbac
                 dispatcher=dispatcher,
             )
         )
-    elif norms.generator_threshold is not None or norms.discriminator_threshold is not None:
-        log.warning(
-            "Callbacks.gradient_norms thresholds are set but gradient_norms.enabled is false: "
-            "gradient norms are not measured, so the thresholds are ignored"
-        )
 
     stopping = callbacks_config.early_stopping
     if stopping is not None:

@@ -1062,6 +1062,16 @@ class GradientNormsConfig(Section):
         100, ge=1, description="At most one threshold warning per network per this many steps."
     )
 
+    @model_validator(mode="after")
+    def _thresholds_need_measuring(self) -> GradientNormsConfig:
+        for name in ("generator_threshold", "discriminator_threshold"):
+            if getattr(self, name) is not None and not self.enabled:
+                raise ValueError(
+                    f"{name} needs the norms to be measured; set enabled: true (or remove the "
+                    "threshold)"
+                )
+        return self
+
 
 class ExtraValidationConfig(Section):
     """A validation hook class loaded by import path."""
