@@ -420,3 +420,19 @@ def test_deepspeed_refuses_what_it_cannot_do(overrides: list[str], message: str)
     config = tiny_config("Training.strategy=deepspeed", *overrides)
     with pytest.raises(ConfigError, match=message):
         build_strategy(config, check_environment=False)
+
+
+def test_cpu_offload_reaches_every_fully_shard_call(
+    single_process_mesh: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch.distributed.fsdp as fsdp
+
+    calls: list[Any] = []
+    monkeypatch.setattr(fsdp, "fully_shard", lambda module, **kw: calls.append(kw) or module)
+    module = SRGANModule(tiny_config("Training.fsdp.cpu_offload=true"))
+    shard_networks(module.generator, module.discriminator, module.config, single_process_mesh)
+    assert calls and all(type(kw["offload_policy"]).__name__ == "CPUOffloadPolicy" for kw in calls)
+    calls.clear()
+    plain = SRGANModule(tiny_config())
+    shard_networks(plain.generator, plain.discriminator, plain.config, single_process_mesh)
+    assert calls and all(type(kw["offload_policy"]).__name__ == "OffloadPolicy" for kw in calls)

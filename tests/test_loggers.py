@@ -75,7 +75,11 @@ def test_wandb_offline_run_writes_its_local_folder_with_images(
 ) -> None:
     monkeypatch.setenv("WANDB_SILENT", "true")
     config = make_config(
-        "Logging.logger=wandb", "Logging.wandb.mode=offline", "Logging.wandb.tags=[test]"
+        "Logging.logger=wandb",
+        "Logging.wandb.mode=offline",
+        "Logging.wandb.tags=[test]",
+        "Logging.wandb.project=sr-tests",
+        "Logging.wandb.name=tiny-run",
     )
     trainer = _fit(config, tmp_path)
     trainer.loggers[0].experiment.finish()
@@ -88,3 +92,16 @@ def test_wandb_offline_run_writes_its_local_folder_with_images(
     # the run file holds the config snapshot and the scalars
     record = next(runs[0].glob("run-*.wandb")).read_bytes()
     assert b'"model_type":"srresnet"' in record and b"val/psnr" in record
+    assert b"sr-tests" in record and b"tiny-run" in record
+
+
+def test_log_images_false_keeps_panels_out_of_the_loggers(make_config, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = make_config("Logging.logger=tensorboard", "Logging.log_images=false")
+    _fit(config, tmp_path)
+    events = EventAccumulator(str(tmp_path / "logs" / "tensorboard"))
+    events.Reload()
+    assert events.Tags()["images"] == []
+    assert "val/psnr" in events.Tags()["scalars"]
+    assert len(list((tmp_path / "panels").glob("*.png"))) == 2  # the PNG files still
