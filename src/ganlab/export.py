@@ -197,6 +197,13 @@ def read_export_metadata(path: str | Path) -> dict[str, str]:
     return metadata
 
 
+def read_export(path: str | Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """The metadata (checked, see :func:`read_export_metadata`) and the weights of an export
+    file, on the CPU."""
+    metadata = read_export_metadata(path)
+    return metadata, load_file(str(path), device="cpu")
+
+
 def _import_class(path: str, source: Path) -> type[nn.Module]:
     try:
         return import_object(path, "generator_class")
@@ -214,10 +221,9 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
         >>> sr = loaded.generator(lr_normalized)  # doctest: +SKIP
     """
     path = Path(path)
-    metadata = read_export_metadata(path)
+    metadata, state = read_export(path)
     generator_class = _import_class(metadata["generator_class"], path)
     generator = generator_class(**json.loads(metadata["init_kwargs"]))
-    state = load_file(str(path), device="cpu")
     try:
         load_generator_weights(generator, state)
     except CheckpointError as exc:

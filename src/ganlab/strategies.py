@@ -24,6 +24,7 @@ from torch import nn
 
 from ganlab.config.schema import Config
 from ganlab.errors import ConfigError
+from ganlab.registry import import_object
 
 if TYPE_CHECKING:
     from lightning.pytorch.strategies import DeepSpeedStrategy
@@ -249,13 +250,10 @@ def is_sharded(module: nn.Module) -> bool:
 
 
 def _import_class(path: str) -> type:
-    module_name, _, attribute = path.partition(":")
     try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"Training.fsdp.auto_wrap: cannot import {path!r} ({type(exc).__name__}: {exc})"
-        ) from None
+        found = import_object(path, "Training.fsdp.auto_wrap")
+    except ConfigError as exc:
+        raise ConfigError(f"Training.fsdp.auto_wrap: cannot import {path!r} ({exc})") from None
     if not isinstance(found, type):
         raise ConfigError(f"Training.fsdp.auto_wrap: {path!r} is not a class")
     return found

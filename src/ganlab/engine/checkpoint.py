@@ -12,7 +12,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ganlab._lightning import pl
 from ganlab.errors import CheckpointError
-from ganlab.export import remove_checkpoint_exports, write_checkpoint_exports
+from ganlab.export import read_export, remove_checkpoint_exports, write_checkpoint_exports
+from ganlab.models.prepare import unwrapped
+from ganlab.models.weights import load_generator_weights
 
 
 class ExportingCheckpointIO(TorchCheckpointIO):
@@ -136,16 +138,9 @@ def load_start_weights(module: Any, path: str | Path) -> list[str]:
         CheckpointError: Unreadable file, or weights that do not fit the configured networks
             (named by layer).
     """
-    from ganlab.engine.ema import unwrapped
-    from ganlab.export import read_export_metadata
-    from ganlab.models.weights import load_generator_weights
-
     path = Path(path)
     if path.suffix == ".safetensors":
-        read_export_metadata(path)
-        from safetensors.torch import load_file
-
-        states = {"generator": load_file(str(path), device="cpu")}
+        states = {"generator": read_export(path)[1]}
     else:
         state = read_checkpoint(path)["state_dict"]
         states = {
