@@ -72,7 +72,7 @@ def test_train_then_validate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"Run folder: {run_dir}" in out
-    assert "Validation on 3 images: PSNR SR" in out and "vs bicubic" in out
+    assert "Validation on 3 images (raw weights): PSNR SR" in out and "vs bicubic" in out
     assert (run_dir / "config.yaml").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert list((run_dir / "checkpoints").glob("best-epoch000.ckpt"))
@@ -203,3 +203,42 @@ def test_processes_started_for_other_devices_share_the_run_folder(
     assert f"Run folder: {shared}" in capsys.readouterr().out
     assert (shared / "checkpoints" / "last.ckpt").is_file()
     assert not (tmp_path / "runs").exists()
+
+
+def test_validate_uses_the_ema_generator_like_training_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "run"
+    ema = (
+        "Training.EMA.enabled=true",
+        "Training.EMA.decay=0.5",
+        "Training.g_pretrain_steps=10",
+        "Optimizers.optim_g_lr=0.01",
+        "Trainer.max_epochs=1",
+    )
+    assert main(_train_args(run_dir, *ema)) == 0
+    out = capsys.readouterr().out
+    assert "Validation on 1 image (EMA weights): PSNR SR" in out
+    rows = list(csv.DictReader((run_dir / "logs" / "csv" / "metrics.csv").open()))
+    end_of_training = [row for row in rows if row.get("val/psnr")][-1]
+
+    validate = [
+        "validate",
+        "--config",
+        QUICKSTART,
+        *_tiny_args(),
+        "--set",
+        "Trainer.limit_val_batches=1",
+        "--checkpoint",
+        str(run_dir / "checkpoints" / "last.ckpt"),
+    ]
+    assert main([*validate, "--json"]) == 0
+    with_ema = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert with_ema["weights"] == "ema"
+    for key in ("psnr", "ssim"):
+        assert with_ema[key] == pytest.approx(float(end_of_training[f"val/{key}"]), rel=1e-6)
+    assert main([*validate, "--json", "--raw"]) == 0
+    raw = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert raw["weights"] == "raw" and raw["psnr"] != pytest.approx(with_ema["psnr"], rel=1e-6)
+    assert main(validate) == 0
+    assert "(EMA weights)" in capsys.readouterr().out

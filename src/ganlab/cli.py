@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint", required=True, metavar="CKPT", help="Lightning .ckpt file"
     )
     validate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    validate.add_argument(
+        "--raw",
+        action="store_true",
+        help="evaluate the raw generator weights even when the checkpoint holds EMA weights "
+        "(by default the EMA generator is used, as in validation during training)",
+    )
 
     config = sub.add_parser("config", help="inspect configs", description="Inspect configurations.")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -129,14 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _format_metrics(metrics: dict[str, float], count: int) -> str:
+def _format_metrics(metrics: dict[str, float], count: int, weights: str = "raw") -> str:
+    images = f"{count} image{'' if count == 1 else 's'}"
+    head = f"Validation on {images} ({'EMA' if weights == 'ema' else 'raw'} weights)"
     if "psnr_bicubic" not in metrics:  # no bicubic baseline when LR and SR bands differ
-        return f"Validation on {count} images: PSNR SR {metrics['psnr']:.2f} dB; SSIM SR " + (
-            f"{metrics['ssim']:.4f}"
-        )
+        return f"{head}: PSNR SR {metrics['psnr']:.2f} dB; SSIM SR " + f"{metrics['ssim']:.4f}"
     gain = metrics["psnr"] - metrics["psnr_bicubic"]
     return (
-        f"Validation on {count} images: PSNR SR {metrics['psnr']:.2f} dB vs bicubic "
+        f"{head}: PSNR SR {metrics['psnr']:.2f} dB vs bicubic "
         f"{metrics['psnr_bicubic']:.2f} dB ({gain:+.2f} dB); SSIM SR {metrics['ssim']:.4f} vs "
         f"bicubic {metrics['ssim_bicubic']:.4f}"
     )
@@ -146,6 +152,24 @@ def _metrics_from(results: Sequence[Mapping[str, float]]) -> dict[str, float]:
     values = results[0]
     names = ("psnr", "ssim", "psnr_bicubic", "ssim_bicubic")
     return {name: float(values[f"val/{name}"]) for name in names if f"val/{name}" in values}
+
+
+def _validated_images(trainer: object, val_set_size: int, batch_size: int) -> int:
+    """Images the last validation ran on (``Trainer.limit_val_batches`` may cut the set)."""
+    batches = sum(getattr(trainer, "num_val_batches", []) or [0])
+    world_size = int(getattr(trainer, "world_size", 1))
+    return int(min(val_set_size, batches * batch_size * world_size))
+
+
+EVALUATION_TRAINER_ARGUMENTS = (
+    "limit_val_batches",
+    "deterministic",
+    "benchmark",
+    "inference_mode",
+    "enable_progress_bar",
+)
+"""Arguments of the config's ``Trainer:`` block that ``ganlab validate`` passes on, so that it
+evaluates what validation during training evaluated."""
 
 
 RUN_DIR_VARIABLE = "GANLAB_RUN_DIR"
@@ -202,7 +226,9 @@ def command_train(args: argparse.Namespace) -> int:
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     if not trainer.is_global_zero:
         return 0
-    print(_format_metrics(_metrics_from(results), len(datamodule.val_set)))
+    weights = "ema" if module.ema is not None else "raw"
+    count = _validated_images(trainer, len(datamodule.val_set), config.Data.val_batch_size)
+    print(_format_metrics(_metrics_from(results), count, weights))
     checkpoints = trainer.checkpoint_callbacks
     if checkpoints:
         best = getattr(checkpoints[0], "best_model_path", "") or "none"
@@ -222,26 +248,41 @@ def command_validate(args: argparse.Namespace) -> int:
     from ganlab.data.datamodule import SRDataModule
     from ganlab.engine import SRGANModule
     from ganlab.engine.checkpoint import load_weights
+    from ganlab.models.prepare import unwrapped
 
     config = load_config(args.config, args.set)
     datamodule = SRDataModule(config)
     module = SRGANModule(config)
-    load_weights(module, args.checkpoint)
+    checkpoint = load_weights(module, args.checkpoint)
+    ema_state = (checkpoint.get("ganlab") or {}).get("ema")
+    weights = "ema" if ema_state is not None and not args.raw else "raw"
+    if ema_state is not None and weights == "ema":
+        # the EMA generator, as validation during training uses it (EMASwap)
+        unwrapped(module.generator).load_state_dict(ema_state["module"])
+    elif args.raw is False and config.Training.EMA.enabled:
+        log.warning("checkpoint %s holds no EMA weights; validating the raw ones", args.checkpoint)
+    passed = {k: v for k, v in config.Trainer.items() if k in EVALUATION_TRAINER_ARGUMENTS}
     trainer = pl.Trainer(
         accelerator=config.Training.accelerator,
         devices=1,
         precision=config.Training.lightning_precision,  # type: ignore[arg-type]
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
         enable_model_summary=False,
+        **{"enable_progress_bar": False, **passed},
     )
     metrics = _metrics_from(trainer.validate(module, datamodule=datamodule, verbose=False))
-    count = len(datamodule.val_set)
+    count = _validated_images(trainer, len(datamodule.val_set), config.Data.val_batch_size)
     if args.json:
-        print(json.dumps({**metrics, "num_images": count, "checkpoint": str(args.checkpoint)}))
+        summary = {
+            **metrics,
+            "num_images": count,
+            "checkpoint": str(args.checkpoint),
+            "weights": weights,
+        }
+        print(json.dumps(summary))
     else:
-        print(_format_metrics(metrics, count))
+        print(_format_metrics(metrics, count, weights))
     return 0
 
 

@@ -112,12 +112,17 @@ def trainer_kwargs(config: Config) -> dict[str, Any]:
 
     Accumulation is passed to Lightning in the joint mode and done by the module in the
     alternating mode (clipping arguments never reach this block: the schema moves them to
-    ``Optimizers``, and the module applies them per network).
+    ``Optimizers``, and the module applies them per network). With ``Training.max_steps`` the
+    module stops the run, and ``max_epochs`` defaults to unlimited.
     """
     kwargs = dict(config.Trainer)
     manual, _ = resolve_manual_optimization(config.Training.manual_optimization)
     if manual:
         kwargs.pop("accumulate_grad_batches", None)
+    if config.Training.max_steps is not None and "max_epochs" not in kwargs:
+        # the module ends the run at Training.max_steps; Lightning's default of 1000 epochs
+        # must not end it first
+        kwargs["max_epochs"] = -1
     return kwargs
 
 
@@ -127,16 +132,24 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
     Args:
         config: The validated config.
         run_dir: Run folder (checkpoints, logs, panels).
-        **extra: Trainer arguments that win over the config (used by tests and the CLI).
+        **extra: Trainer arguments that win over the config (used by tests and the CLI);
+            ``plugins`` are added to the product's own, and a precision plugin among them
+            replaces ``Training.precision``.
     """
     kwargs = {**strategy_kwargs(config), **trainer_kwargs(config), **extra}
+    plugins = [
+        ExportingCheckpointIO(config.Callbacks.checkpoint.export_generator),
+        *kwargs.pop("plugins", []),
+    ]
     precision = config.Training.lightning_precision
+    if not any(isinstance(plugin, pl.plugins.precision.Precision) for plugin in plugins):
+        # a precision plugin passed in (e.g. with a gradient scaler of its own) replaces it
+        kwargs["precision"] = precision
     trainer = pl.Trainer(
         default_root_dir=str(run_dir),
-        precision=precision,  # type: ignore[arg-type]
         logger=build_loggers(config, run_dir) or False,
         callbacks=build_callbacks(config, run_dir),
-        plugins=[ExportingCheckpointIO(config.Callbacks.checkpoint.export_generator)],
+        plugins=plugins,
         **kwargs,
     )
     if precision == "16-mixed" and trainer.accelerator.__class__.__name__ == "CPUAccelerator":

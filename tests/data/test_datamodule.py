@@ -8,6 +8,7 @@ import torch
 from ganlab.config import load_config
 from ganlab.data.builders import DATASETS, build_dataset
 from ganlab.data.datamodule import SRDataModule
+from ganlab.data.sampling import SampleIndex
 from ganlab.errors import ConfigError, DataError
 
 
@@ -64,7 +65,10 @@ def test_validation_degradations_are_fixed_per_item(make_config, tmp_path: Path)
     torch.testing.assert_close(val[0]["lr"], val[0]["lr"])
     assert not torch.equal(val[0]["lr"], SRDataModule(config).train_set[0]["lr"])
     train_set = SRDataModule(config).train_set
-    assert not torch.equal(train_set[0]["lr"], train_set[0]["lr"])  # random in training
+    # training items are random per epoch, and the same for the same (epoch, index)
+    epoch0, epoch1 = SampleIndex(0, epoch=0), SampleIndex(0, epoch=1)
+    assert not torch.equal(train_set[epoch0]["lr"], train_set[epoch1]["lr"])
+    torch.testing.assert_close(train_set[epoch1]["lr"], train_set[epoch1]["lr"], rtol=0, atol=0)
 
 
 def test_meta_is_collated_as_lists(make_config, tmp_path: Path) -> None:

@@ -102,15 +102,16 @@ def test_clip_settings_precedence(make_config) -> None:
         make_config("Trainer.accumulate_grad_batches=0")
 
 
-def test_plateau_decays_after_patience() -> None:
+def test_plateau_decays_after_patience(make_config) -> None:
     plateau = Plateau(ScheduleConfig(type="plateau", patience=1, gamma=0.5, mode="max"))
     for value in (10.0, 11.0, 10.5, 10.9):  # best 11; two validations without improvement
         plateau.observe(value)
     assert plateau.factor == 0.5
-    schedules = NetworkSchedules(ScheduleConfig(type="plateau", monitor="val/x"), ScheduleConfig())
+    config = make_config("Schedulers.generator.type=plateau", "Schedulers.generator.monitor=val/x")
+    schedules = NetworkSchedules(config)
     with pytest.raises(KeyError, match="val/x"):
         schedules.observe({"val/psnr": 1.0})
     schedules.observe({"val/x": 1.0})
-    restored = NetworkSchedules(ScheduleConfig(type="plateau", monitor="val/x"), ScheduleConfig())
+    restored = NetworkSchedules(config)
     restored.load_state_dict(schedules.state_dict())
     assert restored.plateaus["generator"].best == 1.0

@@ -691,7 +691,10 @@ class EMAConfig(Section):
     )
     decay: float = Field(0.999, gt=0, lt=1, description="EMA decay d: ema = d ema + (1 - d) w.")
     update_after_step: int = Field(
-        0, ge=0, description="First generator step (own counter) that updates the EMA."
+        0,
+        ge=0,
+        description="First generator step (own counter) that averages; before it the EMA "
+        "copies the live weights after every step.",
     )
     update_every: int = Field(1, ge=1, description="Update the EMA every N generator steps.")
     use_warmup: bool = Field(
@@ -797,6 +800,14 @@ class TrainingConfig(Section):
         description="true: alternating updates with two optimisers (discriminator step, then "
         "generator step); false: one joint optimiser with a parameter group per network, "
         "stepped by Lightning; null: false on Lightning >= 2, true on Lightning 1.x.",
+    )
+    max_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Length of the run in generator steps (the run's own counter, the same in "
+        "both optimisation modes); the default `total_steps` of cosine schedules. null: the run "
+        "ends by Lightning's `Trainer.max_epochs`/`Trainer.max_steps` (which counts every "
+        "optimiser's steps: two per step in the alternating mode while the discriminator trains).",
     )
     max_nonfinite_steps: int = Field(
         10,
@@ -910,6 +921,25 @@ class TrainingConfig(Section):
         """The precision string Lightning expects."""
         return lightning_precision(self.precision)
 
+    @property
+    def adversarial_start(self) -> int:
+        """The generator step at which the adversarial phase (and discriminator training) starts."""
+        return self.g_pretrain_steps if self.pretrain_g_only else 0
+
+    def discriminator_updates(self, steps: int) -> int:
+        """How many discriminator updates fall in the first ``steps`` generator steps.
+
+        The discriminator is updated at generator steps ``start, start + interval, ...`` with
+        ``start`` = :attr:`adversarial_start` and ``interval`` = ``d_update_interval``, so the
+        update at step ``s`` is the discriminator's update number ``discriminator_updates(s)``.
+
+        Example:
+            >>> TrainingConfig(g_pretrain_steps=10, d_update_interval=2).discriminator_updates(15)
+            3
+        """
+        into_phase = steps - self.adversarial_start
+        return max(0, -(-into_phase // self.d_update_interval))
+
 
 def lightning_precision(value: str) -> str:
     """Lightning's precision string for a short name (32, 16, bf16, 64) or a Lightning name."""
@@ -971,7 +1001,11 @@ class ScheduleConfig(Section):
         0, ge=0, description="Steps of linear warm-up from base/warmup_steps to the base rate."
     )
     total_steps: int | None = Field(
-        None, gt=0, description="cosine: step at which the decay ends (warm-up included)."
+        None,
+        gt=0,
+        description="cosine: step at which the decay ends (warm-up included), counted by "
+        "`clock`; null: the end of the run, `Training.max_steps` (for the discriminator with "
+        "clock updates: its number of updates in `Training.max_steps` steps).",
     )
     min_lr_ratio: float = Field(
         0.0, ge=0, le=1, description="cosine: final rate as a fraction of the base rate."
@@ -984,11 +1018,16 @@ class ScheduleConfig(Section):
         3, ge=0, description="plateau: validations without improvement before a decay."
     )
     min_delta: float = Field(0.0, ge=0, description="plateau: smallest change that counts.")
+    clock: Literal["updates", "steps"] = Field(
+        "updates",
+        description="What the schedule counts: updates: the network's own optimiser updates (the "
+        "discriminator's first update, at the start of the adversarial phase, is its update 0, "
+        "so its warm-up is not spent during generator pretraining); steps: the run's generator "
+        "steps. The same for the generator.",
+    )
 
     @model_validator(mode="after")
     def _check_type_parameters(self) -> ScheduleConfig:
-        if self.type == "cosine" and self.total_steps is None:
-            raise ValueError("type cosine needs `total_steps` (the step where the decay ends)")
         too_short = self.total_steps is not None and self.total_steps <= self.warmup_steps
         if self.type == "cosine" and too_short:
             raise ValueError(
@@ -1312,6 +1351,39 @@ def _check_data_bands(config: Config) -> None:
             )
 
 
+def schedule_total_steps(config: Config, network: str) -> int | None:
+    """The step (of the schedule's clock) where ``Schedulers.<network>``'s cosine decay ends:
+    its ``total_steps``, else derived from ``Training.max_steps`` (None: neither is set)."""
+    schedule: ScheduleConfig = getattr(config.Schedulers, network)
+    if schedule.total_steps is not None:
+        return schedule.total_steps
+    max_steps = config.Training.max_steps
+    if max_steps is None:
+        return None
+    if network == "discriminator" and schedule.clock == "updates":
+        return config.Training.discriminator_updates(max_steps)
+    return max_steps
+
+
+def _check_schedule_lengths(config: Config) -> None:
+    for network in ("generator", "discriminator"):
+        schedule: ScheduleConfig = getattr(config.Schedulers, network)
+        if schedule.type != "cosine":
+            continue
+        total = schedule_total_steps(config, network)
+        if total is None:
+            raise ValueError(
+                f"Schedulers.{network}: type cosine needs total_steps (the step where the decay "
+                "ends) or Training.max_steps (the length of the run)"
+            )
+        if total <= schedule.warmup_steps:
+            raise ValueError(
+                f"Schedulers.{network}: the cosine decay ends at {network} {schedule.clock} "
+                f"{total} (from Training.max_steps), which does not exceed warmup_steps "
+                f"({schedule.warmup_steps}); set total_steps or a shorter warm-up"
+            )
+
+
 class Config(Section):
     """A whole OpenSR GAN Lab configuration."""
 
@@ -1421,6 +1493,7 @@ class Config(Section):
                 "ssim_window_size or fewer ms_ssim_scales"
             )
         _check_data_bands(self)
+        _check_schedule_lengths(self)
         if self.Generator.global_skip != "none" and self.Model.output_bands != self.Model.in_bands:
             raise ValueError(
                 "Generator.global_skip adds the interpolated input to the output, which needs "

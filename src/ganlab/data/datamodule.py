@@ -12,6 +12,7 @@ from ganlab._lightning import pl
 from ganlab.config.schema import Config
 from ganlab.data.builders import build_dataset, data_seed
 from ganlab.data.datasets import Sample, SizedDataset, SRDataset, collate_samples
+from ganlab.data.sampling import ResumableShuffle
 from ganlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -56,17 +57,33 @@ class SRDataModule(pl.LightningDataModule):
         return options
 
     def train_dataloader(self) -> DataLoader[Sample]:
-        """Shuffled random items; the order follows ``Data.seed`` (else ``Training.seed``)."""
+        """Shuffled random items in an order that is a function of ``Data.seed`` (else
+        ``Training.seed``) and the data epoch, and continues where a resumed run stopped (see
+        :class:`~ganlab.data.sampling.ResumableShuffle`)."""
         data = self.config.Data
-        size = len(self.train_set)
+        drop_last = len(self.train_set) >= data.batch_size
+        sampler = ResumableShuffle(
+            self.train_set,
+            seed=data_seed(self.config),
+            batch_size=data.batch_size,
+            drop_last=drop_last,
+            position=self._batches_consumed,
+        )
         return DataLoader(
             self.train_set,
             batch_size=data.batch_size,
-            shuffle=True,
-            drop_last=size >= data.batch_size,
+            sampler=sampler,
+            drop_last=drop_last,
             generator=torch.Generator().manual_seed(data_seed(self.config)),
             **self._loader_options(),
         )
+
+    def _batches_consumed(self) -> int:
+        """Training batches the run has consumed: the module's ``batches_seen`` (restored from
+        the checkpoint on resume), 0 outside a fit."""
+        trainer = self.trainer
+        module = trainer.lightning_module if trainer is not None else None
+        return int(getattr(module, "batches_seen", 0))
 
     def val_dataloader(self) -> DataLoader[Sample]:
         """Deterministic validation items in order."""

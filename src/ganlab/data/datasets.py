@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 from ganlab.data.degradations import Degradation, item_generator
 from ganlab.data.readers import ImageRef, ReadOptions, read_image, read_info, resolve_bands
+from ganlab.data.sampling import SampleIndex
 from ganlab.data.transforms import augment as augment_image
 from ganlab.data.transforms import center_window, random_window, shift_transform
 from ganlab.errors import DataError
@@ -122,14 +123,19 @@ class SRDataset(SizedDataset):
         """
         raise NotImplementedError
 
-    def generator(self, index: int) -> torch.Generator | None:
-        """Random source of item ``index``: torch's global state in training, fixed otherwise."""
-        return None if self.train else item_generator(self.seed, index)
+    def generator(self, index: int) -> torch.Generator:
+        """Random source of item ``index``: seeded from ``(seed, index)`` in validation, and from
+        ``(seed, epoch, index)`` in training, where the epoch comes with a
+        :class:`~ganlab.data.sampling.SampleIndex` (0 for a plain ``int``). So training crops and
+        augmentations differ between epochs but not between runs, processes or resumes."""
+        if not self.train:
+            return item_generator(self.seed, index)
+        return item_generator(self.seed, index, getattr(index, "epoch", 0))
 
     def __getitem__(self, index: int) -> Sample:
         if not -len(self) <= index < len(self):
             raise IndexError(f"item {index} of a dataset of {len(self)} items")
-        index %= len(self)
+        index = SampleIndex(index % len(self), getattr(index, "epoch", 0))
         count = len(self.entries)
         position = index % count
         for attempt in range(count):

@@ -4,9 +4,10 @@ Order: Gaussian blur (in HR pixels) -> downsampling by ``scale`` (area or antial
 -> signal-dependent (Poisson) noise -> additive Gaussian noise -> optional quantisation to the
 source file's integer dtype. All values are physical units (the dataset's output units).
 
-Randomness comes from a ``torch.Generator``: datasets pass None in training (torch's global
-state, seeded by ``seed_everything``) and a generator seeded per item in validation, so the
-validation inputs are the same in every epoch.
+Randomness comes from a ``torch.Generator`` seeded per item (see :func:`item_generator`):
+from ``(seed, epoch, index)`` in training and ``(seed, index)`` in validation, so validation
+inputs are the same in every epoch and training inputs the same in every run (None falls back
+on torch's global state).
 """
 
 from __future__ import annotations
@@ -159,6 +160,10 @@ class Degradation:
         return lr
 
 
-def item_generator(seed: int, index: int) -> torch.Generator:
-    """A generator seeded from ``(seed, index)``: the same draws for the same item every time."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + index) % (2**63 - 1))
+def item_generator(seed: int, index: int, epoch: int | None = None) -> torch.Generator:
+    """A generator seeded from ``(seed, index)``, or ``(seed, epoch, index)`` for training items:
+    the same draws for the same item (of the same epoch) every time, in any process."""
+    if epoch is None:
+        return torch.Generator().manual_seed((seed * 1_000_003 + index) % (2**63 - 1))
+    mixed = ((seed * 1_000_003 + epoch + 1) * 998_244_353 + index) % (2**63 - 1)
+    return torch.Generator().manual_seed(mixed)

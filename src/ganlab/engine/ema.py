@@ -1,9 +1,11 @@
 """Exponential moving average (EMA) of the generator's weights and buffers.
 
-After each generator update (once ``update_after_step`` is reached, every ``update_every``
-steps): ``ema = d * ema + (1 - d) * weight`` for every floating-point parameter, where ``d`` is
-``decay`` or, with ``use_warmup``, ``min(decay, (1 + n) / (10 + n))`` for the ``n``-th update.
-Buffers (e.g. batch-norm statistics) are copied. The EMA copy is kept outside the
+After each generator update: before ``update_after_step`` the EMA is a copy of the live
+weights (so it never holds the untrained initial weights once training has started); from
+then on, every ``update_every`` steps, ``ema = d * ema + (1 - d) * weight`` for every
+floating-point parameter, where ``d`` is ``decay`` or, with ``use_warmup``,
+``min(decay, (1 + n) / (10 + n))`` for the ``n``-th averaging update. Buffers (e.g. batch-norm
+statistics) are copied. The EMA copy is kept outside the
 LightningModule's children, so it is never trained, never wrapped by DDP/FSDP, and may live on
 another device (``device: cpu`` saves accelerator memory).
 """
@@ -56,20 +58,39 @@ class GeneratorEMA:
         config = self.config
         return step >= config.update_after_step and step % config.update_every == 0
 
+    def follow(self, generator: nn.Module, step: int) -> None:
+        """Track the generator after its step ``step`` (own counter, 0-based): copy its weights
+        before ``update_after_step``, then average them in when :meth:`due`."""
+        if step < self.config.update_after_step:
+            self.copy_from(generator)
+        elif self.due(step):
+            self.update(generator)
+
+    @torch.no_grad()
+    def copy_from(self, generator: nn.Module) -> None:
+        """Make the EMA an exact copy of the generator's current weights and buffers (the
+        update count is unchanged)."""
+        self._blend(generator, 0.0)
+
     @torch.no_grad()
     def update(self, generator: nn.Module) -> None:
         """Blend the generator's current weights into the average; copy its buffers."""
-        decay = self.current_decay()
+        self._blend(generator, self.current_decay())
+        self.num_updates += 1
+
+    def _blend(self, generator: nn.Module, decay: float) -> None:
         ema_params = dict(self.module.named_parameters())
         for name, param in unwrapped(generator).named_parameters():
             target = ema_params[name]
             source = _full(param.detach()).to(device=target.device, dtype=target.dtype)
-            target.lerp_(source, 1.0 - decay)
+            if decay == 0.0:
+                target.copy_(source)
+            else:
+                target.lerp_(source, 1.0 - decay)
         ema_buffers = dict(self.module.named_buffers())
         for name, buffer in unwrapped(generator).named_buffers():
             if name in ema_buffers:
                 ema_buffers[name].copy_(_full(buffer.detach()).to(ema_buffers[name].device))
-        self.num_updates += 1
 
     def to(self, device: torch.device | str) -> None:
         """Move the average to ``device`` unless ``Training.EMA.device`` pins it."""

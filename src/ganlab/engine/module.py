@@ -18,8 +18,10 @@ from ganlab.callbacks.base import GeneratorStepCallback
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
 from ganlab.data.normalizers import build_normalizers
+from ganlab.engine.amp import gradient_scaler, one_scale_update
 from ganlab.engine.ema import GeneratorEMA, full_state_dict, unwrapped
-from ganlab.engine.optimizers import build_optimizer, network_groups
+from ganlab.engine.optimizers import apply_optimizer_settings, build_optimizer, network_groups
+from ganlab.engine.rng import capture_rng_states, restore_rng_states
 from ganlab.engine.schedules import NetworkSchedules
 from ganlab.errors import TrainingFailure
 from ganlab.export import generator_description
@@ -73,8 +75,10 @@ class SRGANModule(pl.LightningModule):
       are computed, so neither loss puts gradients on the other network.
 
     :attr:`step_count` counts optimiser steps of the generator (one per
-    ``accumulate_grad_batches`` batches) and drives phase, ramp, cadence, schedules and EMA;
-    Lightning's ``global_step`` counts each optimiser's steps in manual mode.
+    ``accumulate_grad_batches`` batches) and drives phase, ramp, cadence, schedules, EMA and the
+    run length (``Training.max_steps``); Lightning's ``global_step`` counts each optimiser's
+    steps in manual mode. :attr:`batches_seen` counts training batches and positions the data
+    order (see :class:`ganlab.data.sampling.ResumableShuffle`).
 
     Args:
         config: A validated :class:`Config` or its ``model_dump()`` (as saved in checkpoints).
@@ -90,14 +94,15 @@ class SRGANModule(pl.LightningModule):
         self.automatic_optimization = not manual
         self.mode_reason = reason
         self.step_count = 0
+        self.batches_seen = 0
         self.nonfinite_total = 0
         self._nonfinite_consecutive = 0
         self._nonfinite_this_step = False
+        self._rng_to_restore: dict[str, Any] | None = None
+        self._resumed = False
         self.accumulate = config.accumulate_grad_batches
         self.clip_value, self.clip_algorithm = config.gradient_clipping()
-        self.schedules = NetworkSchedules(
-            config.Schedulers.generator, config.Schedulers.discriminator
-        )
+        self.schedules = NetworkSchedules(config)
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
@@ -163,6 +168,24 @@ class SRGANModule(pl.LightningModule):
             return [build_optimizer(generator_groups + discriminator_groups, opt)]
         return [build_optimizer(generator_groups, opt), build_optimizer(discriminator_groups, opt)]
 
+    def on_train_start(self) -> None:
+        """On resume: put back the random states saved with the checkpoint (after Lightning's
+        set-up, right before the first step) and apply the config's optimiser settings to the
+        restored optimisers, logging what changed. Stop at once when ``Training.max_steps`` is
+        already reached."""
+        if self._rng_to_restore is not None:
+            restore_rng_states(self._rng_to_restore)
+            self._rng_to_restore = None
+        if self._resumed:
+            for change in apply_optimizer_settings(self.trainer.optimizers, self.config.Optimizers):
+                rank_zero_info(f"Resuming with {change}")
+        if self._run_length_reached():
+            self.trainer.should_stop = True
+
+    def _run_length_reached(self) -> bool:
+        max_steps = self.config.Training.max_steps
+        return max_steps is not None and self.step_count >= max_steps
+
     def on_fit_start(self) -> None:
         """Log the optimisation mode and a short summary of both networks."""
         mode = "joint (automatic)" if self.automatic_optimization else "alternating (manual)"
@@ -190,10 +213,6 @@ class SRGANModule(pl.LightningModule):
         training = self.config.Training
         return not training.pretrain_g_only or self.step_count >= training.g_pretrain_steps
 
-    def _adversarial_start(self) -> int:
-        training = self.config.Training
-        return training.g_pretrain_steps if training.pretrain_g_only else 0
-
     def adversarial_ramp(self, step: int | None = None) -> float:
         """Fraction 0..1 of the adversarial and feature-matching weights at ``step``.
 
@@ -202,7 +221,7 @@ class SRGANModule(pl.LightningModule):
         """
         step = self.step_count if step is None else step
         training = self.config.Training
-        into_phase = step - self._adversarial_start()
+        into_phase = step - self.config.Training.adversarial_start
         if into_phase < 0:
             return 0.0
         if training.adv_loss_ramp_steps == 0:
@@ -216,7 +235,7 @@ class SRGANModule(pl.LightningModule):
     def discriminator_due(self, step: int | None = None) -> bool:
         """Whether the discriminator is updated at ``step`` (default: the current step)."""
         step = self.step_count if step is None else step
-        into_phase = step - self._adversarial_start()
+        into_phase = step - self.config.Training.adversarial_start
         return into_phase >= 0 and into_phase % self.config.Training.d_update_interval == 0
 
     def _apply_schedules(self, optimizers: list[torch.optim.Optimizer]) -> None:
@@ -234,9 +253,7 @@ class SRGANModule(pl.LightningModule):
         return self.generator(lr)
 
     def _discriminator_loss(self, hr: torch.Tensor, sr: torch.Tensor) -> tuple[torch.Tensor, Logs]:
-        update_index = (self.step_count - self._adversarial_start()) // (
-            self.config.Training.d_update_interval
-        )
+        update_index = self.config.Training.discriminator_updates(self.step_count)
         loss, logs = self.gan_objective.discriminator_step_loss(
             self.discriminator, hr, sr, update_index
         )
@@ -312,19 +329,30 @@ class SRGANModule(pl.LightningModule):
             d_loss, d_logs = self._discriminator_loss(hr, sr)
             total = total + d_loss
             logs.update(d_logs)
+        # freeze D for the generator's terms; restore each parameter's own flag afterwards, so
+        # a deliberately frozen part of a plugin discriminator stays frozen
+        trainable = [p.requires_grad for p in self.discriminator.parameters()]
         self.discriminator.requires_grad_(False)
         try:
             g_loss, g_logs = self._generator_loss(hr, sr, adversarial)
         finally:
-            self.discriminator.requires_grad_(True)
+            for param, flag in zip(self.discriminator.parameters(), trainable, strict=True):
+                param.requires_grad_(flag)
         logs.update(g_logs)
         self._log_step(logs, lr.shape[0])
         total = total + g_loss
         if not self._finite(total, "loss"):
-            if self.trainer.world_size == 1:
-                return None  # Lightning skips backward and step
-            # distributed Lightning refuses a skipped step: a zero loss keeps DDP's all-reduce
-            # in step on every rank, and on_before_optimizer_step drops its gradients
+            if isinstance(self.trainer.strategy, pl.strategies.DeepSpeedStrategy):
+                raise NonFiniteTrainingError(
+                    f"step {self.step_count}: non-finite loss under Training.strategy=deepspeed. "
+                    "DeepSpeed's engine cannot skip a step Lightning has started, so "
+                    "Training.max_nonfinite_steps does not apply there and the run stops; the "
+                    "checkpoints already written are untouched. Resume from the last one with "
+                    "lower learning rates or Optimizers.gradient_clip_val, or check the data."
+                )
+            # a zero loss on every parameter instead of skipping backward: it keeps DDP's
+            # all-reduce in step on every rank, and on_before_optimizer_step drops the
+            # gradients so that the optimiser (and a gradient scaler) step on nothing
             return sum(
                 (p.sum() * 0.0 for p in self.parameters() if p.requires_grad), sr.new_zeros(())
             )
@@ -336,23 +364,30 @@ class SRGANModule(pl.LightningModule):
         sr = self.generator(lr)
         adversarial = self.adversarial_active
         logs: Logs = {}
-        if adversarial and self.discriminator_due():
-            self.toggle_optimizer(opt_d)
-            d_loss, d_logs = self._discriminator_loss(hr, sr)
-            logs.update(d_logs)
-            if self._finite(d_loss, "discriminator loss"):
-                self.manual_backward(d_loss / self.accumulate)
-            if window_ends:
-                _step_if_gradients(opt_d)
-            self.untoggle_optimizer(opt_d)
-        self.toggle_optimizer(opt_g)
-        g_loss, g_logs = self._generator_loss(hr, sr, adversarial)
-        logs.update(g_logs)
-        if self._finite(g_loss, "generator loss"):
-            self.manual_backward(g_loss / self.accumulate)
-        if window_ends:
-            _step_if_gradients(opt_g)
-        self.untoggle_optimizer(opt_g)
+        # under float16 the scale changes once, after both networks stepped, never between one
+        # network's micro-batch backwards (see ganlab.engine.amp)
+        with one_scale_update(gradient_scaler(self.trainer) if window_ends else None):
+            if adversarial and self.discriminator_due():
+                self.toggle_optimizer(opt_d)
+                try:
+                    d_loss, d_logs = self._discriminator_loss(hr, sr)
+                    logs.update(d_logs)
+                    if self._finite(d_loss, "discriminator loss"):
+                        self.manual_backward(d_loss / self.accumulate)
+                    if window_ends:
+                        _step_if_gradients(opt_d)
+                finally:
+                    self.untoggle_optimizer(opt_d)
+            self.toggle_optimizer(opt_g)
+            try:
+                g_loss, g_logs = self._generator_loss(hr, sr, adversarial)
+                logs.update(g_logs)
+                if self._finite(g_loss, "generator loss"):
+                    self.manual_backward(g_loss / self.accumulate)
+                if window_ends:
+                    _step_if_gradients(opt_g)
+            finally:
+                self.untoggle_optimizer(opt_g)
         self._log_step(logs, lr.shape[0])
 
     def _log_step(self, logs: Logs, batch_size: int) -> None:
@@ -366,14 +401,16 @@ class SRGANModule(pl.LightningModule):
 
         Gradients are unscaled here under 16-mixed. With a gradient scaler, overflowing
         gradients are the scaler's business (it skips the step and lowers the scale), so they
-        are not counted as failures.
+        are not counted as failures. A joint step whose loss was non-finite drops every
+        gradient, with or without a scaler: the optimiser then steps on nothing, so parameters
+        and optimiser state (moments, step counts) stay as they were.
         """
         groups: dict[str, list[torch.Tensor]] = {}
         for group in optimizer.param_groups:
             grads = [p for p in group["params"] if p.grad is not None]
             groups.setdefault(group["name"], []).extend(grads)
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
-        if self.automatic_optimization and self._nonfinite_this_step and scaler is None:
+        scaler = gradient_scaler(self.trainer)
+        if self.automatic_optimization and self._nonfinite_this_step:
             # the joint step's loss was non-finite on some rank (see _joint_step)
             for params in groups.values():
                 for param in params:
@@ -401,6 +438,7 @@ class SRGANModule(pl.LightningModule):
         ``on_generator_step`` hook of every :class:`GeneratorStepCallback` (which therefore sees
         the updated counter and EMA, unlike Lightning's ``on_train_batch_end`` of callbacks,
         which runs before this hook)."""
+        self.batches_seen += 1
         if not self._window_ends(batch_idx):
             return
         if self._nonfinite_this_step:
@@ -418,9 +456,11 @@ class SRGANModule(pl.LightningModule):
                 )
         else:
             self._nonfinite_consecutive = 0
-            if self.ema is not None and self.ema.due(self.step_count):
-                self.ema.update(self.generator)
+            if self.ema is not None:
+                self.ema.follow(self.generator, self.step_count)
         self.step_count += 1
+        if self._run_length_reached():
+            self.trainer.should_stop = True
         for callback in self.trainer.callbacks:  # type: ignore[attr-defined]
             if isinstance(callback, GeneratorStepCallback):
                 callback.on_generator_step(self.trainer, self, self.step_count)
@@ -472,21 +512,29 @@ class SRGANModule(pl.LightningModule):
     # --------------------------------------------------------------------------- checkpoints
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the own counter, non-finite count, plateau states, the EMA and what rebuilds
-        the generator (for the safetensors exports, :mod:`ganlab.export`)."""
+        """Store the own counters, non-finite counts, plateau states, the EMA, the random states
+        and what rebuilds the generator (for the safetensors exports, :mod:`ganlab.export`)."""
         checkpoint["ganlab"] = {
             "step_count": self.step_count,
+            "batches_seen": self.batches_seen,
             "nonfinite_total": self.nonfinite_total,
+            "nonfinite_consecutive": self._nonfinite_consecutive,
+            "rng": capture_rng_states(),
             "schedules": self.schedules.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "generator": generator_description(self.generator, self.config),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore what :meth:`on_save_checkpoint` stored."""
+        """Restore what :meth:`on_save_checkpoint` stored (the random states are put back in
+        :meth:`on_train_start`, once Lightning's set-up has drawn what it draws)."""
         state = checkpoint.get("ganlab", {})
+        self._resumed = True
         self.step_count = int(state.get("step_count", 0))
+        self.batches_seen = int(state.get("batches_seen", 0))
         self.nonfinite_total = int(state.get("nonfinite_total", 0))
+        self._nonfinite_consecutive = int(state.get("nonfinite_consecutive", 0))
+        self._rng_to_restore = state.get("rng")
         self.schedules.load_state_dict(state.get("schedules") or {})
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])

@@ -24,8 +24,8 @@ def parameter_groups(
         if param.requires_grad:
             (plain if param.ndim <= 1 else decayed).append(param)
     groups = [
-        {"params": decayed, "weight_decay": weight_decay},
-        {"params": plain, "weight_decay": 0.0},
+        {"params": decayed, "weight_decay": weight_decay, "decayed": True},
+        {"params": plain, "weight_decay": 0.0, "decayed": False},
     ]
     return [dict(g, name=name, lr=lr, base_lr=lr) for g in groups if g["params"]]
 
@@ -48,3 +48,41 @@ def network_groups(
             discriminator, "discriminator", config.discriminator_lr, config.weight_decay
         ),
     )
+
+
+def apply_optimizer_settings(
+    optimizers: list[torch.optim.Optimizer], config: OptimizersConfig
+) -> list[str]:
+    """Set the config's rates, weight decay, betas and eps on (restored) optimisers.
+
+    On resume, Lightning restores each optimiser's state dict, parameter-group settings
+    included; without this, a learning rate or weight decay changed in the config would be
+    silently ignored. Moments and step counts are kept.
+
+    Returns:
+        One line per setting that changed, e.g.
+        ``Optimizers.optim_g_lr=0.0001 (the checkpoint had 0.0002)``.
+    """
+    wanted_lr = {"generator": config.optim_g_lr, "discriminator": config.discriminator_lr}
+    lr_keys = {"generator": "optim_g_lr", "discriminator": "optim_d_lr"}
+    changes: dict[str, str] = {}
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            name = group["name"]
+            decayed = group.get("decayed", any(p.ndim > 1 for p in group["params"]))
+            settings = {
+                f"Optimizers.{lr_keys[name]}": ("base_lr", wanted_lr[name]),
+                "Optimizers.weight_decay": (
+                    "weight_decay",
+                    config.weight_decay if decayed else group["weight_decay"],
+                ),
+                "Optimizers.betas": ("betas", tuple(config.betas)),
+                "Optimizers.eps": ("eps", config.eps),
+            }
+            for key, (field, value) in settings.items():
+                old = group.get(field)
+                old = tuple(old) if isinstance(old, list | tuple) else old
+                if old != value:
+                    changes.setdefault(key, f"{key}={value} (the checkpoint had {old})")
+                    group[field] = value
+    return list(changes.values())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
-from ganlab.config.schema import ScheduleConfig
+from ganlab.config.schema import Config, ScheduleConfig, schedule_total_steps
 
 
-def lr_factor(config: ScheduleConfig, step: int) -> float:
-    """Multiplier of the base learning rate at ``step`` (0-based, one per batch).
+def lr_factor(config: ScheduleConfig, step: int, total_steps: int | None = None) -> float:
+    """Multiplier of the base learning rate at ``step`` (0-based, counted by the schedule's
+    ``clock``); ``total_steps`` overrides ``config.total_steps`` (the run's length by default).
 
     Warm-up rises linearly: ``(step + 1) / warmup_steps`` for the first ``warmup_steps`` steps.
     After it, ``constant`` gives 1; ``cosine`` gives
@@ -25,8 +26,10 @@ def lr_factor(config: ScheduleConfig, step: int) -> float:
         return (step + 1) / config.warmup_steps
     after = step - config.warmup_steps
     if config.type == "cosine":
-        assert config.total_steps is not None  # enforced by the schema
-        progress = min(1.0, after / (config.total_steps - config.warmup_steps))
+        total = config.total_steps if total_steps is None else total_steps
+        if total is None:
+            raise ValueError("a cosine schedule needs total_steps (or Training.max_steps)")
+        progress = min(1.0, after / (total - config.warmup_steps))
         ratio = config.min_lr_ratio
         return ratio + (1.0 - ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
     if config.type == "step":
@@ -74,19 +77,38 @@ class Plateau:
 
 
 class NetworkSchedules:
-    """The learning-rate factor of each network (``generator``, ``discriminator``) per step."""
+    """The learning-rate factor of each network (``generator``, ``discriminator``) per step.
 
-    def __init__(self, generator: ScheduleConfig, discriminator: ScheduleConfig) -> None:
-        self.configs = {"generator": generator, "discriminator": discriminator}
+    Each schedule runs on its ``clock``: ``steps`` evaluates it at the generator step, ``updates``
+    at the network's own update number (for the discriminator, the count of its updates before
+    this step, so warm-up starts with its first update rather than at step 0).
+
+    Args:
+        config: The whole config (``Schedulers`` and the ``Training`` cadence and length).
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.training = config.Training
+        self.configs = {
+            "generator": config.Schedulers.generator,
+            "discriminator": config.Schedulers.discriminator,
+        }
+        self.totals = {name: schedule_total_steps(config, name) for name in self.configs}
         self.plateaus = {
-            name: Plateau(config)
-            for name, config in self.configs.items()
-            if config.type == "plateau"
+            name: Plateau(schedule)
+            for name, schedule in self.configs.items()
+            if schedule.type == "plateau"
         }
 
+    def clock(self, network: str, step: int) -> int:
+        """The count ``network``'s schedule is evaluated at, for generator step ``step``."""
+        if network == "discriminator" and self.configs[network].clock == "updates":
+            return self.training.discriminator_updates(step)
+        return step
+
     def factor(self, network: str, step: int) -> float:
-        """Warm-up x schedule factor for ``network`` at ``step``."""
-        value = lr_factor(self.configs[network], step)
+        """Warm-up x schedule factor for ``network`` at generator step ``step``."""
+        value = lr_factor(self.configs[network], self.clock(network, step), self.totals[network])
         plateau = self.plateaus.get(network)
         return value * plateau.factor if plateau is not None else value
 

@@ -130,27 +130,58 @@ ADVERSARIAL_LOSSES: dict[str, Formulation] = {
 Discriminator = Callable[[torch.Tensor], tuple[torch.Tensor, list[torch.Tensor]]]
 
 
+def float32_logits(
+    discriminator: Discriminator | nn.Module, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(D(x), x)`` computed with autocast off, ``x`` = ``images`` in the discriminator's
+    parameter dtype (float32 under mixed precision) with ``requires_grad``.
+
+    Gradient penalties differentiate ``D`` with respect to its input inside the loss
+    (``autograd.grad``), outside the gradient scaler; in float16 those input gradients can
+    underflow to zero. Computing the penalty's forward in float32 keeps them exact.
+    """
+    parameter = next(iter(discriminator.parameters()), None)  # type: ignore[union-attr]
+    dtype = parameter.dtype if parameter is not None else torch.float32
+    with torch.autocast(device_type=images.device.type, enabled=False):
+        inputs = images.detach().to(dtype).requires_grad_(True)
+        logits, _ = discriminator(inputs)
+    return logits.float(), inputs
+
+
 def gradient_penalty(
     discriminator: Discriminator | nn.Module, real: torch.Tensor, fake: torch.Tensor
 ) -> torch.Tensor:
     """WGAN-GP penalty ``mean((||grad_x D(x)||_2 - 1)^2)`` at random interpolates of real/fake.
 
-    The graph is kept (``create_graph``) so the penalty trains the discriminator.
+    Computed in float32 with autocast off (see :func:`float32_logits`); the graph is kept
+    (``create_graph``) so the penalty trains the discriminator.
     """
-    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    logits, _ = discriminator(mixed)
-    (grads,) = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
-    return (grads.flatten(1).norm(dim=1) - 1.0).square().mean()
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=torch.float32)
+    mixed = alpha * real.detach().float() + (1 - alpha) * fake.detach().float()
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        logits, inputs = float32_logits(discriminator, mixed)
+        (grads,) = torch.autograd.grad(logits.sum(), inputs, create_graph=True)
+        return (grads.float().flatten(1).norm(dim=1) - 1.0).square().mean()
 
 
 def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """R1 penalty ``mean_i ||grad_x D(x_i)||^2`` on real images.
 
-    ``real`` must have ``requires_grad=True`` and ``real_logits`` must come from it.
+    ``real`` must have ``requires_grad=True`` and ``real_logits`` must come from it. Under
+    mixed precision use :func:`discriminator_r1_penalty`, which computes it in float32.
     """
     (grads,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
-    return grads.square().flatten(1).sum(dim=1).mean()
+    return grads.float().square().flatten(1).sum(dim=1).mean()
+
+
+def discriminator_r1_penalty(
+    discriminator: Discriminator | nn.Module, real: torch.Tensor
+) -> torch.Tensor:
+    """:func:`r1_penalty` of ``discriminator`` at ``real``, from a float32 forward with
+    autocast off (exact also under float16 mixed precision)."""
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        logits, inputs = float32_logits(discriminator, real)
+        return r1_penalty(logits, inputs)
 
 
 def feature_matching_loss(

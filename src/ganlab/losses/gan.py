@@ -12,9 +12,9 @@ from torch import nn
 from ganlab.config.schema import LossesConfig
 from ganlab.losses.adversarial import (
     ADVERSARIAL_LOSSES,
+    discriminator_r1_penalty,
     feature_matching_loss,
     gradient_penalty,
-    r1_penalty,
 )
 
 
@@ -46,14 +46,15 @@ class GANObjective(nn.Module):
 
         Adds ``gp_weight x gradient_penalty`` for wgan_gp, and every ``r1_interval`` steps
         ``r1_weight / 2 x r1_interval x R1`` (lazy regularisation keeps the average strength).
+        Both penalties are computed in float32 with autocast off, so their input gradients do
+        not underflow under float16 mixed precision.
 
         Returns:
             The loss and tensors to log (``d_loss``, ``d_real_prob``, ``d_fake_prob``, penalties).
         """
         use_r1 = self.r1_due(step)
-        real = hr.detach().requires_grad_(True) if use_r1 else hr
         fake = sr.detach()
-        real_logits, _ = discriminator(real)
+        real_logits, _ = discriminator(hr)
         fake_logits, _ = discriminator(fake)
         loss = self.formulation.discriminator_loss(real_logits, fake_logits, self.real_label)
         logs = {
@@ -66,7 +67,7 @@ class GANObjective(nn.Module):
             loss = loss + self.gp_weight * penalty
             logs["d_gradient_penalty"] = penalty.detach()
         if use_r1:
-            penalty = r1_penalty(real_logits, real)
+            penalty = discriminator_r1_penalty(discriminator, hr)
             loss = loss + 0.5 * self.r1_weight * self.r1_interval * penalty
             logs["d_r1"] = penalty.detach()
         logs["d_loss"] = loss.detach()
