@@ -1,5 +1,7 @@
-"""Every shipped config trains two steps and validates (fast_dev_run)."""
+"""Every shipped config trains two steps and validates (fast_dev_run), then validates the
+trained module on its own (``trainer.validate``) and logs finite ``val/*`` metrics."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_shipped_config_trains(path: Path, tmp_path: Path) -> None:
+def test_shipped_config_trains_and_validates(path: Path, tmp_path: Path) -> None:
     config = load_config(path, ["Training.g_pretrain_steps=1", "Trainer.enable_progress_bar=false"])
     pl.seed_everything(0)
     module = SRGANModule(config)
@@ -23,3 +25,20 @@ def test_shipped_config_trains(path: Path, tmp_path: Path) -> None:
     trainer.fit(module, datamodule=SRDataModule(config))
     assert module.step_count == 2
     assert trainer.callback_metrics["val/psnr"] > 0
+
+    (logged,) = trainer.validate(module, datamodule=SRDataModule(config))
+    bands = config.Model.output_bands
+    names = ["psnr", "ssim", "ergas", *(f"psnr_band{band}" for band in range(bands))]
+    if bands > 1:
+        names.append("sam")
+    expected = {f"val/{name}" for name in names}
+    expected |= {f"{name}_bicubic" for name in expected} | {"val/psnr_gain"}
+    assert set(logged) == expected
+    for name, value in logged.items():
+        assert isinstance(value, float) and math.isfinite(value), (name, value)
+        assert trainer.callback_metrics[name].item() == pytest.approx(value)
+    assert 0 < logged["val/psnr"] < 100 and -1 <= logged["val/ssim"] <= 1
+    assert logged["val/psnr_gain"] == pytest.approx(
+        logged["val/psnr"] - logged["val/psnr_bicubic"], abs=1e-4
+    )
+    assert module.step_count == 2  # validation trains nothing

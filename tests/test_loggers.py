@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
+import math
+import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,9 +74,45 @@ def test_csv_and_tensorboard_runs_write_scalars_images_histograms_and_config(
     assert any(t.startswith("gradients/discriminator/") for t in tags["histograms"])
 
 
+_WANDB_BLOCK = 32768
+_WANDB_FULL, _WANDB_FIRST, _WANDB_MIDDLE, _WANDB_LAST = 1, 2, 3, 4
+
+
+def _wandb_records(path: Path) -> list[Any]:
+    """The records of a W&B transaction log (``run-<id>.wandb``).
+
+    wandb >= 0.19 no longer ships a Python reader (its Go core writes the file), so this
+    follows the format that core writes: a 7-byte header (``:W&B``, magic ``0xBEE1``, version),
+    then LevelDB-log framing in 32 KiB blocks (4-byte checksum, 2-byte length, 1-byte chunk
+    type; a record may span blocks) around serialised ``wandb_internal_pb2.Record`` messages.
+    """
+    from wandb.proto import wandb_internal_pb2
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B" and struct.unpack("<H", data[4:6]) == (0xBEE1,), data[:7]
+    records, pending, position = [], b"", 7
+    while position < len(data):
+        left_in_block = _WANDB_BLOCK - position % _WANDB_BLOCK
+        if left_in_block < 7:  # too short for a chunk header: zero padding
+            position += left_in_block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        start, position = position + 7, position + 7 + length
+        assert kind in (_WANDB_FULL, _WANDB_FIRST, _WANDB_MIDDLE, _WANDB_LAST), (kind, start)
+        assert position <= len(data), f"{path.name} ends inside a record (truncated)"
+        pending += data[start:position]
+        if kind in (_WANDB_FULL, _WANDB_LAST):
+            records.append(wandb_internal_pb2.Record.FromString(pending))
+            pending = b""
+    assert pending == b"", f"{path.name} ends inside a record (truncated)"
+    return records
+
+
 def test_wandb_offline_run_writes_its_local_folder_with_images(
     make_config, tmp_path: Path, monkeypatch
 ) -> None:
+    import wandb
+
     monkeypatch.setenv("WANDB_SILENT", "true")
     config = make_config(
         "Logging.logger=wandb",
@@ -83,16 +123,44 @@ def test_wandb_offline_run_writes_its_local_folder_with_images(
     )
     trainer = _fit(config, tmp_path)
     trainer.loggers[0].experiment.finish()
+    # finish() returns once the run's exit is acknowledged, but the W&B service closes the
+    # run file on its own time; teardown waits for the service process to exit, so the file
+    # is complete when read, however busy the machine
+    wandb.teardown()
+
     runs = list((tmp_path / "logs" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     images = sorted((runs[0] / "files" / "media" / "images" / "val").glob("panel_*.png"))
     assert len(images) == 2
     pixels = np.asarray(Image.open(images[-1]))
     assert pixels.dtype == np.uint8 and pixels.std() > 10  # a real picture, not a black frame
-    # the run file holds the config snapshot and the scalars
-    record = next(runs[0].glob("run-*.wandb")).read_bytes()
-    assert b'"model_type":"srresnet"' in record and b"val/psnr" in record
-    assert b"sr-tests" in record and b"tiny-run" in record
+
+    (run_file,) = runs[0].glob("run-*.wandb")
+    records = _wandb_records(run_file)
+    kinds = [record.WhichOneof("record_type") for record in records]
+    assert kinds[0] == "header" and kinds[-1] == "exit"  # the whole run, to its end
+    assert records[-1].exit.exit_code == 0
+    (run,) = [record.run for record in records if record.HasField("run")]
+    assert (run.project, run.display_name, list(run.tags)) == ("sr-tests", "tiny-run", ["test"])
+
+    run_config: dict[str, Any] = {}
+    for record in records:
+        if record.HasField("config"):
+            run_config.update({u.key: json.loads(u.value_json) for u in record.config.update})
+    assert run_config["config"]["Generator"]["model_type"] == "srresnet"
+    assert run_config["config"]["Generator"]["n_channels"] == 8
+
+    history = [
+        {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in record.history.item}
+        for record in records
+        if record.HasField("history")
+    ]
+    psnr = [row["val/psnr"] for row in history if "val/psnr" in row]
+    assert len(psnr) == 2 and all(math.isfinite(value) for value in psnr)
+    assert psnr[-1] == pytest.approx(trainer.callback_metrics["val/psnr"].item(), rel=1e-6)
+    assert len([row for row in history if "train/g_loss" in row]) == 4
+    panels = [name for row in history for name in row.get("val/panel/filenames", [])]
+    assert sorted(runs[0] / "files" / name for name in panels) == images
 
 
 def test_log_images_false_keeps_panels_out_of_the_loggers(make_config, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@ import csv
 from pathlib import Path
 
 import torch
+from lightning.pytorch.accelerators import CPUAccelerator
+from lightning.pytorch.strategies import DDPStrategy
 
 from ganlab._lightning import pl
 from ganlab.data.datamodule import SRDataModule
@@ -54,11 +56,36 @@ def test_passthrough_arguments_take_effect(make_config, tmp_path: Path) -> None:
     assert steps == [1, 3]  # every second of 4 steps
 
 
-def test_strategy_and_devices_reach_the_trainer(make_config, tmp_path: Path) -> None:
-    config = make_config("Training.accelerator=cpu", "Training.devices=1")
+def test_strategy_and_devices_reach_the_trainer(make_config, tmp_path: Path, caplog) -> None:
+    # The fixture puts Trainer.devices=1 (one CPU, Lightning's single-device strategy); the
+    # key of its own wins over it, and two devices on two nodes make `auto` a DDP strategy
+    # that detects unused parameters.
+    with caplog.at_level("WARNING", logger="ganlab.config.schema"):
+        config = make_config(
+            "Training.devices=2", "Training.num_nodes=2", "Training.ddp.static_graph=true"
+        )
+    assert (
+        "Training.devices=2 is used; Trainer.devices=1 is ignored (a key of its own wins over "
+        "the Trainer block)"
+    ) in caplog.text
     trainer = build_trainer(config, tmp_path)
-    assert type(trainer.strategy).__name__ == "SingleDeviceStrategy"
-    assert trainer.num_devices == 1
+    assert type(trainer.strategy) is DDPStrategy
+    assert trainer.strategy._ddp_kwargs == {"find_unused_parameters": True, "static_graph": True}
+    assert isinstance(trainer.accelerator, CPUAccelerator)
+    assert trainer.num_devices == 2 and trainer.num_nodes == 2
+    assert trainer.strategy.parallel_devices == [torch.device("cpu")] * 2
+
+
+def test_trainer_block_placement_moves_to_the_training_keys(make_config, tmp_path: Path) -> None:
+    # set only in the Trainer block (the fixture's Trainer.devices=1 is overridden): moved to
+    # Training.*, and a name of Lightning's registry is passed as is
+    config = make_config("Trainer.devices=3", "Trainer.strategy=ddp_spawn")
+    assert config.Training.devices == 3 and config.Training.strategy == "ddp_spawn"
+    assert "devices" not in config.Trainer and "strategy" not in config.Trainer
+    trainer = build_trainer(config, tmp_path)
+    assert type(trainer.strategy) is DDPStrategy
+    assert trainer.strategy._start_method == "spawn"
+    assert trainer.num_devices == 3
 
 
 def test_fp16_on_cpu_says_it_runs_bf16(make_config, tmp_path: Path, caplog) -> None:

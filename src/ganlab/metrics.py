@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import torch
@@ -29,19 +30,42 @@ from torchmetrics.image import StructuralSimilarityIndexMeasure
 log = logging.getLogger(__name__)
 
 
+LPIPS_BACKBONE_FILE = "alexnet-owt-7be5be79.pth"
+"""torchvision's ImageNet AlexNet weights, the LPIPS backbone (the LPIPS layers on top of it
+ship with torchmetrics)."""
+
+_lpips_failure: str | None = None
+"""Why LPIPS could not be built, once that failed in this process (it is not tried again)."""
+
+
+def lpips_backbone_path() -> Path:
+    """Where torchvision looks for the LPIPS backbone weights before downloading them:
+    ``<torch hub dir>/checkpoints/alexnet-owt-7be5be79.pth`` (``$TORCH_HOME/hub/...``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / LPIPS_BACKBONE_FILE
+
+
 def build_lpips() -> nn.Module | None:
-    """torchmetrics' LPIPS, or None (with one warning) when it cannot be built offline."""
+    """torchmetrics' LPIPS (AlexNet), or None when it cannot be built offline.
+
+    A failure is logged as one warning per process, naming the package and the weights file
+    needed; later calls return None without trying again.
+    """
+    global _lpips_failure
+    if _lpips_failure is not None:
+        return None
     try:
         from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
         return LearnedPerceptualImagePatchSimilarity(net_type="alex", normalize=True)
     except Exception as exc:
+        _lpips_failure = f"{type(exc).__name__}: {exc}"
         log.warning(
-            "LPIPS is not computed: its network could not be built without downloading "
-            "(%s: %s). Install torchvision and place the AlexNet and LPIPS weights in the torch "
-            "hub cache to enable it.",
-            type(exc).__name__,
-            exc,
+            "LPIPS is not computed: its network could not be built offline (%s). "
+            "It needs torchvision (pip install torchvision) and AlexNet's ImageNet weights in "
+            "%s (torchvision's %s, from https://download.pytorch.org/models/).",
+            _lpips_failure,
+            lpips_backbone_path(),
+            LPIPS_BACKBONE_FILE,
         )
         return None
 

@@ -90,16 +90,41 @@ def test_hooks_from_the_config_receive_physical_outputs_and_log(
 
 
 def test_band_bias_is_zero_for_a_perfect_output() -> None:
-    hook = BandBias()
-    hr = torch.rand(2, 4, 8, 8) * 1000
+    hook = BandBias(relative=True)
+    hr = torch.rand(2, 4, 8, 8) * 1000 + 1
     hook.reset(None)  # type: ignore[arg-type]
-    hook.update(
-        None, {"sr": hr + torch.tensor([0.0, 1.0, -2.0, 0.5])[None, :, None, None], "hr": hr}
-    )  # type: ignore[arg-type]
+    hook.update(None, {"sr": hr.clone(), "hr": hr})  # type: ignore[arg-type]
+    hook.update(None, {"sr": hr[:1].clone(), "hr": hr[:1]})  # type: ignore[arg-type]
     values = hook.compute(None)  # type: ignore[arg-type]
+    assert values == {
+        **{f"bias_band{band}": 0.0 for band in range(4)},
+        **{f"relative_bias_band{band}": 0.0 for band in range(4)},
+    }
+
+
+def test_band_bias_is_the_mean_error_per_band_over_every_pixel() -> None:
+    hook = BandBias(relative=True)
+    hook.reset(None)  # type: ignore[arg-type]
+    hr = torch.tensor([100.0, 200.0, 400.0, 0.0])[None, :, None, None].expand(2, 4, 8, 8)
+    offset = torch.tensor([0.0, 1.0, -2.0, 0.5])[None, :, None, None]
+    hook.update(None, {"sr": hr + offset, "hr": hr})  # type: ignore[arg-type]
+    # a second, smaller batch with another offset: the bias weighs every pixel alike
+    # (2 x 64 pixels at the first offset, 64 at the second)
+    hook.update(None, {"sr": hr[:1] + 4 * offset, "hr": hr[:1]})  # type: ignore[arg-type]
+    values = hook.compute(None)  # type: ignore[arg-type]
+    biases = [0.0, 2.0, -4.0, 1.0]  # (2 * offset + 4 * offset) / 3
     assert values == pytest.approx(
-        {"bias_band0": 0.0, "bias_band1": 1.0, "bias_band2": -2.0, "bias_band3": 0.5}
+        {
+            **{f"bias_band{band}": bias for band, bias in enumerate(biases)},
+            "relative_bias_band0": 0.0,
+            "relative_bias_band1": 2.0 / 200,
+            "relative_bias_band2": -4.0 / 400,
+            "relative_bias_band3": float("nan"),  # no relative bias of a band whose mean is 0
+        },
+        nan_ok=True,
     )
+    hook.reset(None)  # type: ignore[arg-type]
+    assert hook.compute(None) == {}  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

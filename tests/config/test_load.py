@@ -1,12 +1,17 @@
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from ganlab.config import Config, load_config
 from ganlab.config.load import apply_overrides, parse_value
+from ganlab.config.schema import OWNED_TRAINER_ARGUMENTS
 from ganlab.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
+SHIPPED_CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
 
 def test_defaults_are_valid_and_typed() -> None:
@@ -159,8 +164,38 @@ def test_bad_override_syntax() -> None:
         apply_overrides({"Training": 3}, ["Training.seed=1"])
 
 
-def test_shipped_configs_validate() -> None:
-    configs = sorted((REPO / "configs").glob("*.yaml"))
-    assert configs, "no shipped configs found"
-    for path in configs:
-        load_config(path)
+def test_the_shipped_configs_are_found() -> None:
+    assert [path.name for path in SHIPPED_CONFIGS] == [
+        "eo_multispectral.yaml",
+        "medical_mri.yaml",
+        "photo_rgb.yaml",
+        "quickstart.yaml",
+    ]
+
+
+def _leaves(mapping: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, (*path, key))
+        else:
+            yield (*path, key)
+
+
+@pytest.mark.parametrize("path", SHIPPED_CONFIGS, ids=[p.stem for p in SHIPPED_CONFIGS])
+def test_shipped_config_validates_and_keeps_every_value(path: Path) -> None:
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config = load_config(path)
+    assert isinstance(config, Config)
+    validated = config.model_dump(mode="json")
+    for key in _leaves(written):
+        value = written
+        for part in key:
+            value = value[part]
+        if key[0] == "Trainer" and key[1] in OWNED_TRAINER_ARGUMENTS:
+            key = tuple(OWNED_TRAINER_ARGUMENTS[key[1]].split("."))
+        kept = validated
+        for part in key:
+            kept = kept[part]
+        if key == ("Training", "precision"):
+            value = str(value)  # the schema keeps precision names as text ("32", "bf16")
+        assert kept == value, f"{path.name}: {'.'.join(key)} is {kept!r}, written {value!r}"

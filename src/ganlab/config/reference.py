@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import types
+import typing
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from ganlab.config.load import _section_model, type_name
-from ganlab.config.schema import Config
+from ganlab.config.load import type_name
+from ganlab.config.schema import MANAGED_TRAINER_ARGUMENTS, OWNED_TRAINER_ARGUMENTS, Config
 
 HEADER = """# Configuration reference
 
@@ -20,6 +23,9 @@ A config is one YAML file with the sections below. Every key is optional and has
 shown. Unknown keys are errors that name the key and the closest valid one. Any key can be set
 on the command line with `--set Section.key=value` (e.g. `--set Training.precision=bf16`).
 """
+
+LIST_ENTRY = "[]"
+"""Suffix of the title of a section that documents each entry of a list of sections."""
 
 
 def _default_text(field: Any) -> str:
@@ -34,38 +40,75 @@ def _default_text(field: Any) -> str:
     return "`" + json.dumps(value) + "`"
 
 
-def _section(lines: list[str], path: tuple[str, ...], model: type[BaseModel]) -> None:
-    title = ".".join(path)
-    lines += ["", f"## {title}", "", (model.__doc__ or "").strip().splitlines()[0], ""]
-    fields = [(n, f) for n, f in model.model_fields.items() if _section_model((*path, n)) is None]
-    if fields:
+def _type_text(annotation: Any) -> str:
+    """The type column: :func:`type_name` with section classes by their bare name."""
+    return type_name(annotation).replace(f"{Config.__module__}.", "")
+
+
+def _summary(model: type[BaseModel]) -> str:
+    """The first paragraph of a section's docstring, on one line."""
+    paragraph = inspect.cleandoc(model.__doc__ or "").split("\n\n")[0]
+    return " ".join(paragraph.split())
+
+
+def nested_section(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The section model a field holds and whether it holds a list of them.
+
+    ``Section``, ``Section | None`` -> ``(Section, False)``; ``list[Section]`` ->
+    ``(Section, True)``; anything else -> ``(None, False)``.
+    """
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        models = [a for a in typing.get_args(annotation) if nested_section(a) == (a, False)]
+        return (models[0], False) if models else (None, False)
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        model, is_list = nested_section(item)
+        return (model, True) if model is not None and not is_list else (None, False)
+    return None, False
+
+
+def _section(lines: list[str], title: str, model: type[BaseModel]) -> None:
+    """``## title``: the section's summary and a row per key (nested sections included), then
+    a section of its own for every nested section (``title.key``) and list of sections
+    (``title.key[]``, the keys of each entry)."""
+    lines += ["", f"## {title}", "", _summary(model), ""]
+    if model.model_fields:
         lines += ["| key | type | default | description |", "|---|---|---|---|"]
-        for name, field in fields:
+        for name, field in model.model_fields.items():
             description = (field.description or "").replace("|", "\\|")
-            kind = type_name(field.annotation).replace("|", "\\|")
+            kind = _type_text(field.annotation).replace("|", "\\|")
             lines.append(f"| `{name}` | {kind} | {_default_text(field)} | {description} |")
     else:
         lines.append("No keys yet.")
-    for name in model.model_fields:
-        nested = _section_model((*path, name))
+    for name, field in model.model_fields.items():
+        nested, is_list = nested_section(field.annotation)
         if nested is not None:
-            _section(lines, (*path, name), nested)
+            _section(lines, f"{title}.{name}{LIST_ENTRY if is_list else ''}", nested)
+
+
+def _trainer_text() -> list[str]:
+    managed = ", ".join(f"`{name}` ({where})" for name, where in MANAGED_TRAINER_ARGUMENTS.items())
+    owned = ", ".join(f"`{name}` ({key})" for name, key in OWNED_TRAINER_ARGUMENTS.items())
+    return [
+        f"Arguments OpenSR GAN Lab sets itself are refused here, with where to set them: "
+        f"{managed}.",
+        "",
+        "Arguments that have a key of their own are moved to that key when it is not set, and "
+        "ignored with a logged warning when it is set to another value (the key of its own "
+        f"wins): {owned}. Gradient clipping is applied by the module itself, per network.",
+    ]
 
 
 def render_reference() -> str:
     """The whole configuration reference as Markdown text."""
     lines = [HEADER.rstrip()]
-    for name in Config.model_fields:
-        nested = _section_model((name,))
+    for name, field in Config.model_fields.items():
+        nested, _ = nested_section(field.annotation)
         if nested is not None:
-            _section(lines, (name,), nested)
+            _section(lines, name, nested)
     trainer = Config.model_fields["Trainer"]
-    lines += ["", "## Trainer", "", trainer.description or "", ""]
-    lines += [
-        "Arguments OpenSR GAN Lab sets itself are refused here, with where to set them: "
-        "`callbacks` (Callbacks), `logger` (Logging.logger), `default_root_dir` "
-        "(`--run-dir`), `precision` (Training.precision). `gradient_clip_val` and "
-        "`gradient_clip_algorithm` are applied by the module itself, because Lightning's "
-        "manual optimisation does not accept them.",
-    ]
+    lines += ["", "## Trainer", "", trainer.description or "", "", *_trainer_text()]
     return "\n".join(lines) + "\n"
