@@ -193,6 +193,7 @@ def test_fsdp_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
         assert type(state[f"generator.{name}"]) is torch.Tensor
         assert torch.equal(state[f"generator.{name}"], ranks[0]["generator"][name])
     assert checkpoint["ganlab"]["step_count"] == 2
+    assert len(checkpoint["ganlab"]["rng"]) == 2  # each rank's random states, by rank
     assert all(type(v) is torch.Tensor for v in checkpoint["ganlab"]["ema"]["module"].values())
     # the generator exports name the real class (not FSDP's generated wrapper) and load
     exported = load_generator(checkpoint_path.with_name("last.generator-ema.safetensors"))

@@ -20,6 +20,7 @@ from ganlab.callbacks.base import GeneratorStepCallback
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.engine.module import NonFiniteTrainingError
+from ganlab.errors import ConfigError
 from ganlab.losses.adversarial import discriminator_r1_penalty, gradient_penalty
 from ganlab.trainer import build_trainer
 
@@ -110,7 +111,8 @@ def test_resume_reproduces_the_uninterrupted_run(
     make_config, tmp_path: Path, mode: str, checkpoint: str
 ) -> None:
     """N steps straight == k steps + resume to N: the same batches, and bit-identical generator,
-    discriminator and EMA (the gradient penalty draws from torch's global RNG every step)."""
+    discriminator and EMA (the gradient penalty draws from torch's global RNG every step;
+    validation runs at epoch ends, and at the stop of the first run)."""
     overrides = [
         MODES[mode],
         "Trainer.deterministic=true",
@@ -125,11 +127,14 @@ def test_resume_reproduces_the_uninterrupted_run(
         make_config(*overrides, "Training.max_steps=8"),
         tmp_path / "straight",
         callbacks=(straight_batches,),
+        limit_val_batches=1,
     )
     assert straight.step_count == 8  # 5 batches per epoch: the run crosses an epoch end
 
     if checkpoint == "stopped-run":
-        first, _ = _fit(make_config(*overrides, "Training.max_steps=3"), tmp_path / "first")
+        first, _ = _fit(
+            make_config(*overrides, "Training.max_steps=3"), tmp_path / "first", limit_val_batches=1
+        )
         assert first.step_count == 3
         path = tmp_path / "first" / "checkpoints" / "last.ckpt"
     else:
@@ -140,6 +145,7 @@ def test_resume_reproduces_the_uninterrupted_run(
         tmp_path / "resumed",
         callbacks=(resumed_batches,),
         ckpt_path=path,
+        limit_val_batches=1,
     )
 
     assert resumed.step_count == 8
@@ -453,3 +459,37 @@ def test_resume_applies_changed_learning_rate_and_weight_decay(
     assert {g["weight_decay"] for g in groups if g["decayed"]} == {0.01}
     assert {g["weight_decay"] for g in groups if not g["decayed"]} == {0.0}
     assert "Optimizers.optim_g_lr=5e-05 (the checkpoint had 0.0002)" in caplog.text
+
+
+def test_alternating_accumulation_keeps_its_window_through_a_mid_epoch_validation(
+    make_config, tmp_path: Path
+) -> None:
+    config = make_config(
+        MODES["manual"], "Training.g_pretrain_steps=10", "Trainer.accumulate_grad_batches=2"
+    )
+    module = SRGANModule(config)
+    generator = copy.deepcopy(module.generator)
+    seen = GradientsBeforeStep()
+    # validation after the first batch of the window (val_check_interval=1) must not zero it
+    _fit(
+        config,
+        tmp_path,
+        module,
+        callbacks=(seen,),
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        val_check_interval=1,
+    )
+    assert len(seen.grads) == 1 and module.step_count == 1
+    lr = module.lr_normalizer.normalize(torch.cat([b["lr"] for b in seen.batches]))
+    hr = module.hr_normalizer.normalize(torch.cat([b["hr"] for b in seen.batches]))
+    params = dict(generator.named_parameters())
+    expected = torch.autograd.grad(F.l1_loss(generator(lr), hr), list(params.values()))
+    for (name, _), grad in zip(params.items(), expected, strict=True):
+        torch.testing.assert_close(seen.grads[0][f"generator.{name}"], grad, rtol=1e-4, atol=1e-8)
+
+
+def test_max_steps_with_a_lightning_lower_bound_is_a_config_error(make_config) -> None:
+    with pytest.raises(ConfigError, match=r"Trainer\.min_epochs keeps Lightning from stopping"):
+        make_config("Training.max_steps=5", "Trainer.min_epochs=3")

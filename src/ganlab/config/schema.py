@@ -1464,6 +1464,12 @@ class Config(Section):
             raise ValueError(
                 f"Trainer.accumulate_grad_batches must be a positive integer, got {accumulate!r}"
             )
+        lower_bounds = [k for k in ("min_steps", "min_epochs") if self.Trainer.get(k)]
+        if self.Training.max_steps is not None and lower_bounds:
+            raise ValueError(
+                f"Training.max_steps ends the run, but Trainer.{lower_bounds[0]} keeps Lightning "
+                "from stopping before it; remove one of them"
+            )
         algorithm = self.Trainer.get("gradient_clip_algorithm")
         if algorithm not in (None, "norm", "value"):
             raise ValueError(

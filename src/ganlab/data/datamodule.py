@@ -91,5 +91,8 @@ class SRDataModule(pl.LightningDataModule):
             self.val_set,
             batch_size=self.config.Data.val_batch_size,
             shuffle=False,
+            # its own generator: creating an iterator draws a worker seed, which must not come
+            # from torch's global stream (a resumed run creates it at other times)
+            generator=torch.Generator().manual_seed(data_seed(self.config)),
             **self._loader_options(),
         )

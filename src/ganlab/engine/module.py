@@ -21,7 +21,7 @@ from ganlab.data.normalizers import build_normalizers
 from ganlab.engine.amp import gradient_scaler, one_scale_update
 from ganlab.engine.ema import GeneratorEMA, full_state_dict, unwrapped
 from ganlab.engine.optimizers import apply_optimizer_settings, build_optimizer, network_groups
-from ganlab.engine.rng import capture_rng_states, restore_rng_states
+from ganlab.engine.rng import gather_rng_states, restore_rng_states, states_for_this_rank
 from ganlab.engine.schedules import NetworkSchedules
 from ganlab.errors import TrainingFailure
 from ganlab.export import generator_description
@@ -100,6 +100,7 @@ class SRGANModule(pl.LightningModule):
         self._nonfinite_this_step = False
         self._rng_to_restore: dict[str, Any] | None = None
         self._resumed = False
+        self._window_open = False
         self.accumulate = config.accumulate_grad_batches
         self.clip_value, self.clip_algorithm = config.gradient_clipping()
         self.schedules = NetworkSchedules(config)
@@ -185,6 +186,14 @@ class SRGANModule(pl.LightningModule):
     def _run_length_reached(self) -> bool:
         max_steps = self.config.Training.max_steps
         return max_steps is not None and self.step_count >= max_steps
+
+    def on_validation_model_zero_grad(self) -> None:
+        """Keep the gradients of an open accumulation window in the alternating mode: Lightning
+        zeroes gradients before a mid-epoch validation unless it accumulates itself, and in this
+        mode the module accumulates (Lightning's own ``accumulate_grad_batches`` is 1)."""
+        if not self.automatic_optimization and self._window_open:
+            return
+        super().on_validation_model_zero_grad()
 
     def on_fit_start(self) -> None:
         """Log the optimisation mode and a short summary of both networks."""
@@ -439,7 +448,8 @@ class SRGANModule(pl.LightningModule):
         the updated counter and EMA, unlike Lightning's ``on_train_batch_end`` of callbacks,
         which runs before this hook)."""
         self.batches_seen += 1
-        if not self._window_ends(batch_idx):
+        self._window_open = not self._window_ends(batch_idx)
+        if self._window_open:
             return
         if self._nonfinite_this_step:
             self.nonfinite_total += 1
@@ -519,7 +529,7 @@ class SRGANModule(pl.LightningModule):
             "batches_seen": self.batches_seen,
             "nonfinite_total": self.nonfinite_total,
             "nonfinite_consecutive": self._nonfinite_consecutive,
-            "rng": capture_rng_states(),
+            "rng": gather_rng_states(),
             "schedules": self.schedules.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "generator": generator_description(self.generator, self.config),
@@ -534,7 +544,7 @@ class SRGANModule(pl.LightningModule):
         self.batches_seen = int(state.get("batches_seen", 0))
         self.nonfinite_total = int(state.get("nonfinite_total", 0))
         self._nonfinite_consecutive = int(state.get("nonfinite_consecutive", 0))
-        self._rng_to_restore = state.get("rng")
+        self._rng_to_restore = states_for_this_rank(state.get("rng"))
         self.schedules.load_state_dict(state.get("schedules") or {})
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])

@@ -12,9 +12,10 @@ from torch import nn
 from ganlab.config.schema import LossesConfig
 from ganlab.losses.adversarial import (
     ADVERSARIAL_LOSSES,
-    discriminator_r1_penalty,
     feature_matching_loss,
+    float32_logits,
     gradient_penalty,
+    r1_penalty,
 )
 
 
@@ -54,7 +55,12 @@ class GANObjective(nn.Module):
         """
         use_r1 = self.r1_due(step)
         fake = sr.detach()
-        real_logits, _ = discriminator(hr)
+        if use_r1:
+            # the real forward in float32 (autocast off) also serves the R1 penalty, so the
+            # penalty needs no extra forward (which would advance batch-norm statistics twice)
+            real_logits, real = float32_logits(discriminator, hr)
+        else:
+            real_logits, _ = discriminator(hr)
         fake_logits, _ = discriminator(fake)
         loss = self.formulation.discriminator_loss(real_logits, fake_logits, self.real_label)
         logs = {
@@ -67,7 +73,8 @@ class GANObjective(nn.Module):
             loss = loss + self.gp_weight * penalty
             logs["d_gradient_penalty"] = penalty.detach()
         if use_r1:
-            penalty = discriminator_r1_penalty(discriminator, hr)
+            with torch.autocast(device_type=hr.device.type, enabled=False):
+                penalty = r1_penalty(real_logits, real)
             loss = loss + 0.5 * self.r1_weight * self.r1_interval * penalty
             logs["d_r1"] = penalty.detach()
         logs["d_loss"] = loss.detach()
