@@ -32,8 +32,8 @@ import torch.distributed as dist
 from ganlab._lightning import pl
 from ganlab.config import load_config
 from ganlab.data.datamodule import SRDataModule
+from ganlab.distributed.tensors import full_state_dict
 from ganlab.engine import SRGANModule
-from ganlab.engine.ema import full_state_dict
 from ganlab.trainer import build_trainer
 from tests.conftest import TINY_OVERRIDES
 

@@ -20,22 +20,17 @@ import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, ModelParallelStrategy
 from torch import nn
 
-import ganlab.strategies as strategies
+import ganlab.distributed.strategy as strategies
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
+from ganlab.distributed.sharding import fsdp_param_dtype, is_sharded, shard_networks, wrap_targets
+from ganlab.distributed.strategy import build_strategy, check_strategy_environment
 from ganlab.engine import SRGANModule
-from ganlab.engine.ema import GeneratorEMA, network_class
+from ganlab.engine.ema import GeneratorEMA
 from ganlab.errors import ConfigError
 from ganlab.export import load_generator
 from ganlab.models import build_discriminator, build_generator
-from ganlab.strategies import (
-    build_strategy,
-    check_strategy_environment,
-    fsdp_param_dtype,
-    is_sharded,
-    shard_networks,
-    wrap_targets,
-)
+from ganlab.models.prepare import network_class
 from ganlab.trainer import build_trainer
 from tests.conftest import tiny_config
 

@@ -12,9 +12,9 @@ from ganlab._lightning import pl
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.engine.checkpoint import load_start_weights
-from ganlab.engine.ema import unwrapped
 from ganlab.errors import CheckpointError
 from ganlab.export import load_generator, read_export_metadata
+from ganlab.models.prepare import unwrapped
 from ganlab.trainer import build_trainer
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 
 import lightning.pytorch as pl
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_info
 from packaging.version import Version
 
@@ -25,4 +26,11 @@ def trainer_argument_names() -> list[str]:
     return [name for name in params if name != "self"]
 
 
-__all__ = ["IS_LIGHTNING_2", "LIGHTNING_VERSION", "pl", "rank_zero_info", "trainer_argument_names"]
+__all__ = [
+    "IS_LIGHTNING_2",
+    "LIGHTNING_VERSION",
+    "TorchCheckpointIO",
+    "pl",
+    "rank_zero_info",
+    "trainer_argument_names",
+]

@@ -192,9 +192,9 @@ def command_train(args: argparse.Namespace) -> int:
 
     from ganlab._lightning import pl
     from ganlab.data.datamodule import SRDataModule
+    from ganlab.distributed.strategy import check_strategy_environment
     from ganlab.engine import SRGANModule
     from ganlab.engine.checkpoint import check_resumable, load_start_weights
-    from ganlab.strategies import check_strategy_environment
     from ganlab.trainer import build_trainer, prepare_run_dir, resolve_run
 
     config = load_config(args.config, args.set)

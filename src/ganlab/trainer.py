@@ -27,11 +27,11 @@ from ganlab.callbacks.learning_rates import LearningRateLogger
 from ganlab.callbacks.monitoring import build_monitoring_callbacks
 from ganlab.config.load import dump_config
 from ganlab.config.schema import Config
+from ganlab.distributed.strategy import strategy_kwargs
 from ganlab.engine.checkpoint import ExportingCheckpointIO
 from ganlab.engine.module import resolve_manual_optimization
 from ganlab.errors import CheckpointError
 from ganlab.loggers import build_loggers
-from ganlab.strategies import strategy_kwargs
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab._lightning import pl
-from ganlab.callbacks.base import GeneratorStepCallback
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
+from ganlab.engine.hooks import GeneratorStepCallback
 from ganlab.engine.module import NonFiniteTrainingError
 from ganlab.errors import ConfigError
 from ganlab.losses.adversarial import discriminator_r1_penalty, gradient_penalty

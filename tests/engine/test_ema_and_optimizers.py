@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganlab.config.schema import EMAConfig, OptimizersConfig, ScheduleConfig
+from ganlab.config.schema import OptimizersConfig, ScheduleConfig
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.engine.ema import GeneratorEMA
@@ -20,7 +20,7 @@ def _net() -> nn.Module:
 
 def test_ema_equals_closed_form_average() -> None:
     net = _net()
-    ema = GeneratorEMA(net, EMAConfig(enabled=True, decay=0.8))
+    ema = GeneratorEMA(net, decay=0.8)
     start = net[0].weight.detach().clone()
     values = [start]
     for k in range(1, 4):
@@ -38,17 +38,17 @@ def test_ema_equals_closed_form_average() -> None:
 
 
 def test_ema_warmup_schedule_and_cadence() -> None:
-    ema = GeneratorEMA(_net(), EMAConfig(enabled=True, decay=0.999, use_warmup=True))
+    ema = GeneratorEMA(_net(), decay=0.999, use_warmup=True)
     assert ema.current_decay() == pytest.approx(1 / 10)
     ema.num_updates = 90
     assert ema.current_decay() == pytest.approx(91 / 100)
-    cadence = GeneratorEMA(_net(), EMAConfig(enabled=True, update_after_step=4, update_every=2))
+    cadence = GeneratorEMA(_net(), update_after_step=4, update_every=2)
     assert [cadence.due(s) for s in range(8)] == [False] * 4 + [True, False, True, False]
 
 
 def test_ema_swap_restores_raw_weights_even_on_error() -> None:
     net = _net()
-    ema = GeneratorEMA(net, EMAConfig(enabled=True, decay=0.5))
+    ema = GeneratorEMA(net, decay=0.5)
     with torch.no_grad():
         net[0].weight.add_(1.0)
     raw = net[0].weight.detach().clone()

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ganlab._lightning import pl
-from ganlab.callbacks.base import GeneratorStepCallback
+from ganlab.engine.hooks import GeneratorStepCallback
 
 _STEP_FILE = re.compile(r"^step-(\d+)\.ckpt$")
 

@@ -10,6 +10,7 @@ import torch
 
 from ganlab._lightning import pl
 from ganlab.callbacks.alerts import AlertDispatcher, training_position
+from ganlab.distributed.tensors import full_tensor
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class GradientNormLogger(pl.Callback):
         parameter_keys: list[str] = []
         for network, named in gradients.items():
             norms = torch._foreach_norm([grad for _, grad in named], self.norm_type)
-            stacked = torch.stack([_full(norm).float() for norm in norms])
+            stacked = torch.stack([full_tensor(norm).float() for norm in norms])
             totals.append(torch.linalg.vector_norm(stacked, self.norm_type))
             total_keys.append(f"grad_norm/{network}")
             if self.per_layer:
@@ -169,12 +170,6 @@ class GradientNormLogger(pl.Callback):
             self.dispatcher.alert(
                 "gradient_threshold", message, step=step, epoch=epoch, details=details
             )
-
-
-def _full(tensor: torch.Tensor) -> torch.Tensor:
-    """A sharded (DTensor) norm reduced over its mesh; other tensors as they are."""
-    full_tensor = getattr(tensor, "full_tensor", None)
-    return full_tensor() if callable(full_tensor) else tensor
 
 
 def _logger_step(trainer: pl.Trainer) -> int:

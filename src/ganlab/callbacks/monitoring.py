@@ -19,9 +19,9 @@ from ganlab.callbacks.alerts import (
     WebhookSink,
     training_position,
 )
-from ganlab.callbacks.base import GeneratorStepCallback
 from ganlab.callbacks.gradients import GradientNormLogger
 from ganlab.config.schema import AlertsConfig, Config
+from ganlab.engine.hooks import GeneratorStepCallback
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ganlab.config.schema import Config
+from ganlab.config.root import Config
 from ganlab.errors import ConfigError
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+SCHEMA_MODULE = "ganlab.config.schema"
+"""The module that gathers every section class; type names show section classes under it."""
+
+_SECTION_MODULE = re.compile(r"\bganlab\.config\.\w+\.(?=[A-Z])")
 
 
 def parse_value(text: str) -> Any:
@@ -101,10 +106,15 @@ def _expected_type(loc: tuple[Any, ...]) -> str | None:
 
 
 def type_name(annotation: Any) -> str:
-    """A field's type as users read it: ``int``, ``str | None``, ``Literal['a', 'b']``."""
+    """A field's type as users read it: ``int``, ``str | None``, ``Literal['a', 'b']``.
+
+    A section class inside another type is named by its public path, whichever module of
+    :mod:`ganlab.config` defines it: ``ganlab.config.schema.AlertsConfig | None``.
+    """
     if isinstance(annotation, type) and typing.get_origin(annotation) is None:
         return annotation.__name__
-    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+    text = str(annotation).replace("typing.", "").replace("NoneType", "None")
+    return _SECTION_MODULE.sub(f"{SCHEMA_MODULE}.", text)
 
 
 def format_validation_error(error: ValidationError) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from ganlab.config.load import type_name
-from ganlab.config.schema import MANAGED_TRAINER_ARGUMENTS, OWNED_TRAINER_ARGUMENTS, Config
+from ganlab.config.load import SCHEMA_MODULE, type_name
+from ganlab.config.root import MANAGED_TRAINER_ARGUMENTS, OWNED_TRAINER_ARGUMENTS, Config
 
 HEADER = """# Configuration reference
 
@@ -42,7 +42,7 @@ def _default_text(field: Any) -> str:
 
 def _type_text(annotation: Any) -> str:
     """The type column: :func:`type_name` with section classes by their bare name."""
-    return type_name(annotation).replace(f"{Config.__module__}.", "")
+    return type_name(annotation).replace(f"{SCHEMA_MODULE}.", "")
 
 
 def _summary(model: type[BaseModel]) -> str:
@@ -70,7 +70,7 @@ def nested_section(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
-def _section(lines: list[str], title: str, model: type[BaseModel]) -> None:
+def _append_section(lines: list[str], title: str, model: type[BaseModel]) -> None:
     """``## title``: the section's summary and a row per key (nested sections included), then
     a section of its own for every nested section (``title.key``) and list of sections
     (``title.key[]``, the keys of each entry)."""
@@ -86,7 +86,7 @@ def _section(lines: list[str], title: str, model: type[BaseModel]) -> None:
     for name, field in model.model_fields.items():
         nested, is_list = nested_section(field.annotation)
         if nested is not None:
-            _section(lines, f"{title}.{name}{LIST_ENTRY if is_list else ''}", nested)
+            _append_section(lines, f"{title}.{name}{LIST_ENTRY if is_list else ''}", nested)
 
 
 def _trainer_text() -> list[str]:
@@ -108,7 +108,7 @@ def render_reference() -> str:
     for name, field in Config.model_fields.items():
         nested, _ = nested_section(field.annotation)
         if nested is not None:
-            _section(lines, name, nested)
+            _append_section(lines, name, nested)
     trainer = Config.model_fields["Trainer"]
     lines += ["", "## Trainer", "", trainer.description or "", "", *_trainer_text()]
     return "\n".join(lines) + "\n"

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ganlab._lightning import pl
+from ganlab._lightning import TorchCheckpointIO, pl
 from ganlab.errors import CheckpointError
 from ganlab.export import read_export, remove_checkpoint_exports, write_checkpoint_exports
 from ganlab.models.prepare import unwrapped

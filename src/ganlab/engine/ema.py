@@ -21,9 +21,8 @@ import torch
 from torch import nn
 
 from ganlab.config.schema import EMAConfig
-from ganlab.models.prepare import network_class, unwrapped
-
-__all__ = ["GeneratorEMA", "full_state_dict", "network_class", "unwrapped"]
+from ganlab.distributed.tensors import full_tensor, placed_like
+from ganlab.models.prepare import unwrapped
 
 
 class GeneratorEMA:
@@ -31,37 +30,64 @@ class GeneratorEMA:
 
     Args:
         generator: The network to average (copied, not modified).
-        config: ``Training.EMA``.
+        decay: EMA decay ``d``: ``ema = d * ema + (1 - d) * weight``.
+        update_after_step: First generator step that averages (before it: copies).
+        update_every: Average every N generator steps.
+        use_warmup: Use ``min(decay, (1 + n) / (10 + n))`` for the n-th averaging update.
+        device: Device of the copy (None: follows the model).
 
     Example:
-        >>> ema = GeneratorEMA(nn.Linear(2, 2), EMAConfig(enabled=True, decay=0.5))
-        >>> ema.num_updates
-        0
+        >>> ema = GeneratorEMA(nn.Linear(2, 2), decay=0.5)
+        >>> ema.num_updates, ema.current_decay()
+        (0, 0.5)
     """
 
-    def __init__(self, generator: nn.Module, config: EMAConfig) -> None:
-        self.config = config
+    def __init__(
+        self,
+        generator: nn.Module,
+        decay: float = 0.999,
+        update_after_step: int = 0,
+        update_every: int = 1,
+        use_warmup: bool = False,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.decay = decay
+        self.update_after_step = update_after_step
+        self.update_every = update_every
+        self.use_warmup = use_warmup
+        self.device = device
         self.module = copy.deepcopy(generator).eval().requires_grad_(False)
         self.num_updates = 0
-        if config.device is not None:
-            self.module.to(config.device)
+        if device is not None:
+            self.module.to(device)
+
+    @classmethod
+    def from_config(cls, generator: nn.Module, config: EMAConfig) -> GeneratorEMA:
+        """The EMA ``Training.EMA`` describes."""
+        return cls(
+            generator,
+            decay=config.decay,
+            update_after_step=config.update_after_step,
+            update_every=config.update_every,
+            use_warmup=config.use_warmup,
+            device=config.device,
+        )
 
     def current_decay(self) -> float:
         """Decay applied by the next update."""
-        if not self.config.use_warmup:
-            return self.config.decay
+        if not self.use_warmup:
+            return self.decay
         n = self.num_updates
-        return min(self.config.decay, (1 + n) / (10 + n))
+        return min(self.decay, (1 + n) / (10 + n))
 
     def due(self, step: int) -> bool:
         """Whether the generator step ``step`` (own counter) triggers an update."""
-        config = self.config
-        return step >= config.update_after_step and step % config.update_every == 0
+        return step >= self.update_after_step and step % self.update_every == 0
 
     def follow(self, generator: nn.Module, step: int) -> None:
         """Track the generator after its step ``step`` (own counter, 0-based): copy its weights
         before ``update_after_step``, then average them in when :meth:`due`."""
-        if step < self.config.update_after_step:
+        if step < self.update_after_step:
             self.copy_from(generator)
         elif self.due(step):
             self.update(generator)
@@ -82,7 +108,7 @@ class GeneratorEMA:
         ema_params = dict(self.module.named_parameters())
         for name, param in unwrapped(generator).named_parameters():
             target = ema_params[name]
-            source = _full(param.detach()).to(device=target.device, dtype=target.dtype)
+            source = full_tensor(param.detach()).to(device=target.device, dtype=target.dtype)
             if decay == 0.0:
                 target.copy_(source)
             else:
@@ -90,11 +116,11 @@ class GeneratorEMA:
         ema_buffers = dict(self.module.named_buffers())
         for name, buffer in unwrapped(generator).named_buffers():
             if name in ema_buffers:
-                ema_buffers[name].copy_(_full(buffer.detach()).to(ema_buffers[name].device))
+                ema_buffers[name].copy_(full_tensor(buffer.detach()).to(ema_buffers[name].device))
 
     def to(self, device: torch.device | str) -> None:
         """Move the average to ``device`` unless ``Training.EMA.device`` pins it."""
-        if self.config.device is None:
+        if self.device is None:
             self.module.to(device)
 
     def state_dict(self) -> dict[str, Any]:
@@ -115,7 +141,7 @@ class GeneratorEMA:
         target = unwrapped(generator)
         raw = {k: v.detach().clone() for k, v in target.state_dict().items()}
         target.load_state_dict(
-            {k: _placed_like(v, raw[k]) for k, v in self.module.state_dict().items()}
+            {k: placed_like(v, raw[k]) for k, v in self.module.state_dict().items()}
         )
         return raw
 
@@ -137,38 +163,4 @@ class GeneratorEMA:
             self.restore(generator, raw)
 
 
-def _is_dtensor(tensor: torch.Tensor) -> bool:
-    if not torch.distributed.is_available():
-        return False
-    from torch.distributed.tensor import DTensor
-
-    return isinstance(tensor, DTensor)
-
-
-def _full(tensor: torch.Tensor) -> torch.Tensor:
-    """The whole tensor behind an FSDP2 shard (a collective: every rank must call it)."""
-    return tensor.full_tensor() if _is_dtensor(tensor) else tensor  # type: ignore[attr-defined]
-
-
-def _placed_like(value: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """``value`` (a whole tensor) on ``reference``'s device, or, when ``reference`` is an FSDP2
-    shard, as a shard with the same mesh and placements (cut locally, no communication)."""
-    if not _is_dtensor(reference):
-        return value.to(reference.device)
-    from torch.distributed.tensor import distribute_tensor
-
-    shard = distribute_tensor(
-        value.to(device=reference.device, dtype=reference.dtype),
-        reference.device_mesh,  # type: ignore[attr-defined]
-        reference.placements,  # type: ignore[attr-defined]
-        src_data_rank=None,
-    )
-    return shard
-
-
-def full_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
-    """``module.state_dict()`` with FSDP2 shards gathered into whole tensors.
-
-    Under FSDP2 this is a collective: every rank must call it.
-    """
-    return {name: _full(value.detach()) for name, value in module.state_dict().items()}
+__all__ = ["GeneratorEMA"]

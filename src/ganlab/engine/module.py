@@ -14,12 +14,14 @@ import torch
 from torch import nn
 
 from ganlab._lightning import IS_LIGHTNING_2, LIGHTNING_VERSION, pl, rank_zero_info
-from ganlab.callbacks.base import GeneratorStepCallback
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
 from ganlab.data.normalizers import build_normalizers
+from ganlab.distributed.sharding import ShardingPlan, is_sharded
+from ganlab.distributed.tensors import full_state_dict
 from ganlab.engine.amp import gradient_scaler, one_scale_update
-from ganlab.engine.ema import GeneratorEMA, full_state_dict, unwrapped
+from ganlab.engine.ema import GeneratorEMA
+from ganlab.engine.hooks import GeneratorStepCallback
 from ganlab.engine.optimizers import apply_optimizer_settings, build_optimizer, network_groups
 from ganlab.engine.rng import gather_rng_states, restore_rng_states, states_for_this_rank
 from ganlab.engine.schedules import NetworkSchedules
@@ -34,7 +36,7 @@ from ganlab.models import (
     summarize_models,
 )
 from ganlab.models.generators import interpolate
-from ganlab.strategies import is_sharded, shard_networks
+from ganlab.models.prepare import unwrapped
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,9 @@ class SRGANModule(pl.LightningModule):
         """Generator, discriminator (channels-last/compiled on request), normaliser, EMA."""
         training = self.config.Training
         generator = build_generator(self.config)
-        self.ema = GeneratorEMA(generator, training.EMA) if training.EMA.enabled else None
+        self.ema = (
+            GeneratorEMA.from_config(generator, training.EMA) if training.EMA.enabled else None
+        )
         self.generator = prepare_for_training(
             generator, channels_last=training.channels_last, compile=training.compile
         )
@@ -128,7 +132,7 @@ class SRGANModule(pl.LightningModule):
     def configure_model(self) -> None:
         """Lightning's hook for parallelism (not :meth:`configure_models`, which builds the
         networks): under ``Training.strategy: fsdp`` shard both networks with FSDP2 over the
-        data-parallel mesh (see :func:`ganlab.strategies.shard_networks`)."""
+        data-parallel mesh (see :class:`ganlab.distributed.sharding.ShardingPlan`)."""
         if self._trainer is None or not isinstance(
             self.trainer.strategy, pl.strategies.ModelParallelStrategy
         ):
@@ -136,7 +140,9 @@ class SRGANModule(pl.LightningModule):
         mesh = self.device_mesh
         if mesh is None:
             raise RuntimeError("ModelParallelStrategy set no device mesh before configure_model")
-        shard_networks(self.generator, self.discriminator, self.config, mesh["data_parallel"])
+        ShardingPlan.from_config(self.config).apply(
+            self.generator, self.discriminator, mesh["data_parallel"]
+        )
 
     def configure_losses(self) -> None:
         """The weighted content loss and the adversarial objective."""

@@ -1,10 +1,12 @@
-"""``Training.strategy`` -> a Lightning strategy (DDP, FSDP2, DeepSpeed, or a registry name).
+"""``Training.strategy`` -> a Lightning strategy (DDP, FSDP2, DeepSpeed, or a registry name): the
+trainer-facing half of :mod:`ganlab.distributed`.
 
 * ``ddp``: :class:`DDPStrategy` with ``Training.ddp`` (unused-parameter detection on by default,
   because generator and discriminator take turns).
 * ``fsdp``: Lightning's :class:`ModelParallelStrategy` (FSDP2). The module shards its networks
-  in ``configure_model`` through :func:`shard_networks`: every submodule whose class is named
-  in ``Training.fsdp.auto_wrap``, then the generator and the discriminator as wholes.
+  in ``configure_model`` through :class:`ganlab.distributed.sharding.ShardingPlan`: every
+  submodule whose class is named in ``Training.fsdp.auto_wrap``, then the generator and the
+  discriminator as wholes.
 * ``deepspeed``: :class:`DeepSpeedStrategy` (ZeRO), CUDA only and joint mode only.
 * ``auto`` becomes ``ddp`` when more than one device or node is configured; any other name goes
   to Lightning's strategy registry as is.
@@ -15,29 +17,23 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from lightning.pytorch.strategies import DDPStrategy, ModelParallelStrategy, Strategy
-from torch import nn
 
 from ganlab.config.schema import Config
+from ganlab.distributed.sharding import FSDP_DTYPES as _FSDP_DTYPES
+from ganlab.distributed.sharding import TRUE_DTYPES as _TRUE_DTYPES
 from ganlab.errors import ConfigError
-from ganlab.registry import import_object
 
 if TYPE_CHECKING:
     from lightning.pytorch.strategies import DeepSpeedStrategy
-    from torch.distributed.device_mesh import DeviceMesh
 
 log = logging.getLogger(__name__)
 
 FSDP_PRECISIONS = ("32-true", "bf16-mixed", "bf16-true", "16-true")
 """Lightning precisions that ``ModelParallelStrategy`` accepts."""
-
-_FSDP_DTYPES = {"bf16": torch.bfloat16, "16": torch.float16}
-_TRUE_DTYPES = {"bf16-true": torch.bfloat16, "16-true": torch.float16}
-"""Precisions under which Lightning converts the whole module (buffers too) to one dtype."""
 
 
 def _device_count(devices: int | str | list[int]) -> int | None:
@@ -237,150 +233,6 @@ def strategy_kwargs(config: Config) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------------- sharding
-
-
-def is_sharded(module: nn.Module) -> bool:
-    """Whether ``fully_shard`` (FSDP2) has been applied to ``module``."""
-    if not torch.distributed.is_available():
-        return False
-    from torch.distributed.fsdp import FSDPModule
-
-    return isinstance(module, FSDPModule)
-
-
-def _import_class(path: str) -> type:
-    try:
-        found = import_object(path, "Training.fsdp.auto_wrap")
-    except ConfigError as exc:
-        raise ConfigError(f"Training.fsdp.auto_wrap: cannot import {path!r} ({exc})") from None
-    if not isinstance(found, type):
-        raise ConfigError(f"Training.fsdp.auto_wrap: {path!r} is not a class")
-    return found
-
-
-def wrap_targets(names: Iterable[str], networks: Iterable[nn.Module]) -> list[nn.Module]:
-    """Submodules of ``networks`` (not the networks themselves) whose class matches an entry
-    of ``Training.fsdp.auto_wrap``, children before parents.
-
-    An entry is a class name (``RRDB``) or an import path (``pkg.module:Class``, which also
-    matches subclasses).
-
-    Raises:
-        ConfigError: An entry matches no submodule; the message lists the class names found.
-    """
-    networks = list(networks)
-    submodules = [m for network in networks for m in network.modules() if m is not network]
-    found = sorted({type(m).__name__ for network in networks for m in network.modules()})
-    targets: list[nn.Module] = []
-    for name in names:
-        if ":" in name:
-            cls = _import_class(name)
-            matches = [m for m in submodules if isinstance(m, cls)]
-        else:
-            matches = [m for m in submodules if type(m).__name__ == name]
-        if not matches:
-            raise ConfigError(
-                f"Training.fsdp.auto_wrap: no submodule of the generator or discriminator is "
-                f"a {name!r}; class names found in the networks: {', '.join(found)} "
-                "(give a class name or 'pkg.module:Class')"
-            )
-        targets.extend(m for m in matches if all(m is not t for t in targets))
-    # fully_shard goes bottom-up: a submodule must be sharded before any module holding it
-    depth = {id(m): name.count(".") for net in networks for name, m in net.named_modules()}
-    return sorted(targets, key=lambda m: -depth[id(m)])
-
-
-def fsdp_param_dtype(config: Config) -> torch.dtype | None:
-    """Dtype of the gathered parameters in forward/backward: ``Training.fsdp.mixed_precision``,
-    else bf16/float16 when ``Training.precision`` is a bf16/16 one, else None (no policy)."""
-    choice = config.Training.fsdp.mixed_precision
-    if choice is not None:
-        return _FSDP_DTYPES[choice]
-    precision = config.Training.lightning_precision
-    if precision.startswith("bf16"):
-        return torch.bfloat16
-    if precision.startswith("16"):
-        return torch.float16
-    return None
-
-
-def shard_networks(
-    generator: nn.Module, discriminator: nn.Module, config: Config, mesh: DeviceMesh
-) -> None:
-    """Apply FSDP2 ``fully_shard`` in place: first every submodule matched by
-    ``Training.fsdp.auto_wrap`` (see :func:`wrap_targets`), then each network as a whole.
-
-    Parameters become ``DTensor`` shards over ``mesh``; with a mixed-precision dtype
-    (:func:`fsdp_param_dtype`) they are gathered in that dtype and gradients reduced in
-    float32; ``Training.fsdp.cpu_offload`` keeps shards and optimiser states in CPU memory.
-    Calling it again on sharded networks does nothing (Lightning calls ``configure_model``
-    for every fit/validate/test/predict).
-
-    Args:
-        generator: The generator (its EMA copy must have been taken before).
-        discriminator: The discriminator.
-        config: The validated config.
-        mesh: The 1-D data-parallel device mesh.
-
-    Raises:
-        ConfigError: An ``auto_wrap`` entry matches nothing (nothing is sharded then).
-    """
-    from torch.distributed.fsdp import (
-        CPUOffloadPolicy,
-        MixedPrecisionPolicy,
-        OffloadPolicy,
-        fully_shard,
-    )
-
-    if is_sharded(generator) and is_sharded(discriminator):
-        return
-    fsdp = config.Training.fsdp
-    networks = [generator, discriminator]
-    targets = wrap_targets(fsdp.auto_wrap, networks)
-    dtype = fsdp_param_dtype(config)
-    # pinned host memory needs an accelerator; on a CPU mesh the shards are in CPU memory anyway
-    offload_policy = (
-        CPUOffloadPolicy(pin_memory=mesh.device_type != "cpu")
-        if fsdp.cpu_offload
-        else OffloadPolicy()
-    )
-    mp_policy = (
-        MixedPrecisionPolicy()
-        if dtype is None
-        else MixedPrecisionPolicy(param_dtype=dtype, reduce_dtype=torch.float32)
-    )
-    norms: list[nn.Module] = []
-    if dtype is not None and config.Training.lightning_precision not in _TRUE_DTYPES:
-        # Batch norms keep float32 running statistics, which batch_norm refuses beside
-        # low-precision weights: they run in float32 as units of their own instead. (Under
-        # bf16-true/16-true Lightning converts the buffers too, so nothing differs.)
-        norms = [
-            m
-            for network in networks
-            for m in network.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-        ]
-        norm_policy = MixedPrecisionPolicy(
-            param_dtype=torch.float32, reduce_dtype=torch.float32, output_dtype=dtype
-        )
-        for module in norms:
-            fully_shard(module, mesh=mesh, mp_policy=norm_policy, offload_policy=offload_policy)
-    for module in [*targets, *networks]:
-        if any(module is norm for norm in norms):
-            continue
-        fully_shard(module, mesh=mesh, mp_policy=mp_policy, offload_policy=offload_policy)
-    log.info(
-        "FSDP2: sharded %d auto_wrap submodules, %d batch norms, the generator and the "
-        "discriminator over %d processes (param dtype %s, cpu offload %s)",
-        len(targets),
-        len(norms),
-        mesh.size(),
-        dtype or "unchanged",
-        fsdp.cpu_offload,
-    )
-
-
 __all__ = [
     "FSDP_PRECISIONS",
     "DataParallelFSDP",
@@ -388,10 +240,6 @@ __all__ = [
     "check_strategy_environment",
     "ddp_strategy",
     "deepspeed_strategy",
-    "fsdp_param_dtype",
     "fsdp_strategy",
-    "is_sharded",
-    "shard_networks",
     "strategy_kwargs",
-    "wrap_targets",
 ]

@@ -1,4 +1,4 @@
-"""Callback base classes of the product's own hooks."""
+"""The generator-step hook: callbacks that count in the run's own steps (the engine calls it)."""
 
 from __future__ import annotations
 
