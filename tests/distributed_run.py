@@ -1,4 +1,5 @@
-"""Train the tiny config with several CPU processes (DDP or FSDP); used by test_distributed.py.
+"""Train the tiny config with several CPU processes (DDP or FSDP); used by
+``tests/distributed/test_strategy.py``.
 
 Lightning starts the other ranks by running this script again with the same arguments (its
 subprocess launcher), so the training must be started from a standalone script, not from the
@@ -31,11 +32,9 @@ import torch.distributed as dist
 
 from ganlab._lightning import pl
 from ganlab.config import load_config
-from ganlab.data.datamodule import SRDataModule
 from ganlab.distributed.tensors import full_state_dict
 from ganlab.engine import SRGANModule
-from ganlab.trainer import build_trainer
-from tests.conftest import TINY_OVERRIDES
+from tests.helpers import TINY_OVERRIDES, NaNContentLoss, fit
 
 # The placement keys come from Training.* below; drop the single-device ones of the tiny config.
 BASE_OVERRIDES = [
@@ -97,20 +96,6 @@ class Recorder(pl.Callback):
         torch.save(self.record, self.folder / f"rank{trainer.global_rank}.pt")
 
 
-def _poison_rank1(module: SRGANModule, step: int) -> None:
-    """Make the content loss NaN on rank 1 only, at generator step ``step``."""
-    content_loss = module.content_loss
-    original = content_loss.forward
-
-    def forward(sr: torch.Tensor, hr: torch.Tensor) -> Any:
-        loss, terms = original(sr, hr)
-        if module.trainer.global_rank == 1 and module.step_count == step:
-            loss = loss * float("nan")
-        return loss, terms
-
-    content_loss.forward = forward  # type: ignore[method-assign]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -142,8 +127,7 @@ def main() -> None:
         ],
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    pl.seed_everything(config.Training.seed, workers=True)
-    datamodule = SRDataModule(config)
+    pl.seed_everything(config.Training.seed, workers=True)  # the same initial weights on each rank
     module = SRGANModule(config)
     if "LOCAL_RANK" not in os.environ:  # the launching process is rank 0
         torch.save(
@@ -153,11 +137,10 @@ def main() -> None:
             },
             args.out / "init.pt",
         )
+    callbacks: list[pl.Callback] = [Recorder(args.out)]
     if args.nan_on_rank1_step is not None:
-        _poison_rank1(module, args.nan_on_rank1_step)
-    trainer = build_trainer(config, args.out / "run")
-    trainer.callbacks.append(Recorder(args.out))  # type: ignore[attr-defined]
-    trainer.fit(module, datamodule=datamodule, ckpt_path=args.ckpt_path)
+        callbacks.append(NaNContentLoss({args.nan_on_rank1_step}, rank=1))
+    fit(config, args.out / "run", module, callbacks, ckpt_path=args.ckpt_path)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ganlab.cli import main
-from tests.conftest import TINY_OVERRIDES
+from tests.helpers import TINY_OVERRIDES
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")

@@ -8,22 +8,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ganlab._lightning import pl
-from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.engine.checkpoint import load_start_weights
 from ganlab.errors import CheckpointError
 from ganlab.export import load_generator, read_export_metadata
 from ganlab.models.prepare import unwrapped
-from ganlab.trainer import build_trainer
-
-
-def _fit(config, run_dir: Path, **trainer_args) -> tuple[SRGANModule, pl.Trainer]:
-    pl.seed_everything(0)
-    module = SRGANModule(config)
-    trainer = build_trainer(config, run_dir, **trainer_args)
-    trainer.fit(module, datamodule=SRDataModule(config))
-    return module, trainer
+from tests.helpers import MODES, fit, one_epoch
 
 
 def test_every_checkpoint_gets_raw_and_ema_exports_that_rebuild_the_generator(
@@ -32,7 +22,7 @@ def test_every_checkpoint_gets_raw_and_ema_exports_that_rebuild_the_generator(
     config = make_config(
         "Training.EMA.enabled=true", "Training.EMA.decay=0.5", "Training.g_pretrain_steps=1"
     )
-    module, _ = _fit(config, tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=1)
+    module, _ = fit(config, tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=1)
     folder = tmp_path / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == [
         "best-epoch000.ckpt",
@@ -63,14 +53,14 @@ def test_top_k_rotation_removes_the_exports_of_dropped_checkpoints(
     config = make_config(
         "Callbacks.checkpoint.monitor=train/step", "Callbacks.checkpoint.save_last=false"
     )
-    _fit(config, tmp_path, max_epochs=3, limit_train_batches=1, limit_val_batches=1)
+    fit(config, tmp_path, max_epochs=3, limit_train_batches=1, limit_val_batches=1)
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert names == ["best-epoch002.ckpt", "best-epoch002.generator.safetensors"]
 
 
 def test_export_generator_false_writes_checkpoints_only(make_config, tmp_path: Path) -> None:
     config = make_config("Callbacks.checkpoint.export_generator=false")
-    _fit(config, tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1)
+    fit(config, tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1)
     assert {p.suffix for p in (tmp_path / "checkpoints").iterdir()} == {".ckpt"}
 
 
@@ -79,13 +69,13 @@ def test_periodic_checkpoints_count_generator_steps(make_config, tmp_path: Path,
     # alternating mode with the discriminator stepping every batch: Lightning's global_step
     # rises by 2 per batch, the own counter by 1
     config = make_config(
-        "Training.manual_optimization=true",
+        MODES["manual"],
         "Callbacks.checkpoint.every_n_steps=2",
         f"Callbacks.checkpoint.keep_every_n_steps={keep}",
         "Callbacks.checkpoint.save_top_k=0",
         "Callbacks.checkpoint.save_last=false",
     )
-    _fit(config, tmp_path, max_epochs=1, limit_train_batches=5, limit_val_batches=0)
+    fit(config, tmp_path, **one_epoch(5))
     folder = tmp_path / "checkpoints"
     expected = ["step-0000002.ckpt", "step-0000004.ckpt"] if keep == -1 else ["step-0000004.ckpt"]
     assert sorted(p.name for p in folder.glob("*.ckpt")) == expected
@@ -112,7 +102,7 @@ def test_load_generator_refuses_other_files_with_the_reason(tmp_path: Path) -> N
 
 def test_load_checkpoint_starts_from_weights_only(make_config, tmp_path: Path) -> None:
     config = make_config("Training.EMA.enabled=true", "Training.g_pretrain_steps=0")
-    trained, _ = _fit(config, tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=1)
+    trained, _ = fit(config, tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=1)
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
 
     fresh = SRGANModule(config)

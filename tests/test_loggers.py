@@ -14,19 +14,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from ganlab._lightning import pl
-from ganlab.data.datamodule import SRDataModule
-from ganlab.engine import SRGANModule
-from ganlab.trainer import build_trainer
+from tests.helpers import fit
 
-
-def _fit(config, run_dir: Path) -> pl.Trainer:
-    pl.seed_everything(0)
-    trainer = build_trainer(
-        config, run_dir, max_epochs=2, limit_train_batches=2, limit_val_batches=1
-    )
-    trainer.fit(SRGANModule(config), datamodule=SRDataModule(config))
-    return trainer
+TWO_EPOCHS = {"max_epochs": 2, "limit_train_batches": 2, "limit_val_batches": 1}
+"""Two epochs of two training steps, each followed by one validation batch."""
 
 
 def test_csv_and_tensorboard_runs_write_scalars_images_histograms_and_config(
@@ -40,7 +31,7 @@ def test_csv_and_tensorboard_runs_write_scalars_images_histograms_and_config(
         "Callbacks.lr_monitor=true",
         "Training.g_pretrain_steps=1",
     )
-    _fit(config, tmp_path)
+    fit(config, tmp_path, **TWO_EPOCHS)
 
     with (tmp_path / "logs" / "csv" / "metrics.csv").open(newline="") as file:
         rows = list(csv.DictReader(file))
@@ -121,7 +112,7 @@ def test_wandb_offline_run_writes_its_local_folder_with_images(
         "Logging.wandb.project=sr-tests",
         "Logging.wandb.name=tiny-run",
     )
-    trainer = _fit(config, tmp_path)
+    _, trainer = fit(config, tmp_path, **TWO_EPOCHS)
     trainer.loggers[0].experiment.finish()
     # finish() returns once the run's exit is acknowledged, but the W&B service closes the
     # run file on its own time; teardown waits for the service process to exit, so the file
@@ -167,7 +158,7 @@ def test_log_images_false_keeps_panels_out_of_the_loggers(make_config, tmp_path:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     config = make_config("Logging.logger=tensorboard", "Logging.log_images=false")
-    _fit(config, tmp_path)
+    fit(config, tmp_path, **TWO_EPOCHS)
     events = EventAccumulator(str(tmp_path / "logs" / "tensorboard"))
     events.Reload()
     assert events.Tags()["images"] == []

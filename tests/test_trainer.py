@@ -5,10 +5,8 @@ import torch
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.strategies import DDPStrategy
 
-from ganlab._lightning import pl
-from ganlab.data.datamodule import SRDataModule
-from ganlab.engine import SRGANModule
 from ganlab.trainer import build_trainer
+from tests.helpers import fit
 
 
 def test_last_checkpoint_is_the_newest_state(make_config, tmp_path: Path) -> None:
@@ -16,12 +14,7 @@ def test_last_checkpoint_is_the_newest_state(make_config, tmp_path: Path) -> Non
     config = make_config(
         "Callbacks.checkpoint.monitor=val/psnr_bicubic", "Training.g_pretrain_steps=100"
     )
-    pl.seed_everything(0)
-    trainer = build_trainer(
-        config, tmp_path, max_epochs=3, limit_train_batches=2, limit_val_batches=1
-    )
-    module = SRGANModule(config)
-    trainer.fit(module, datamodule=SRDataModule(config))
+    fit(config, tmp_path, max_epochs=3, limit_train_batches=2, limit_val_batches=1)
     folder = tmp_path / "checkpoints"
     assert sorted(p.name for p in folder.glob("*.ckpt")) == ["best-epoch000.ckpt", "last.ckpt"]
     last = torch.load(folder / "last.ckpt", weights_only=True, map_location="cpu")
@@ -32,10 +25,7 @@ def test_last_checkpoint_is_the_newest_state(make_config, tmp_path: Path) -> Non
 
 def test_save_last_off_writes_ranked_checkpoints_only(make_config, tmp_path: Path) -> None:
     config = make_config("Callbacks.checkpoint.save_last=false")
-    trainer = build_trainer(
-        config, tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1
-    )
-    trainer.fit(SRGANModule(config), datamodule=SRDataModule(config))
+    fit(config, tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1)
     assert [p.name for p in (tmp_path / "checkpoints").glob("*.ckpt")] == ["best-epoch000.ckpt"]
 
 
@@ -47,10 +37,9 @@ def test_passthrough_arguments_take_effect(make_config, tmp_path: Path) -> None:
         "Trainer.limit_train_batches=4",
         "Trainer.limit_val_batches=0",
     )
-    trainer = build_trainer(config, tmp_path)
+    _, trainer = fit(config, tmp_path)  # no Trainer arguments but the config's
     assert trainer.progress_bar_callback is None
     assert trainer.log_every_n_steps == 2
-    trainer.fit(SRGANModule(config), datamodule=SRDataModule(config))
     with (tmp_path / "logs" / "csv" / "metrics.csv").open(newline="") as file:
         steps = [int(row["step"]) for row in csv.DictReader(file) if row.get("train/g_loss")]
     assert steps == [1, 3]  # every second of 4 steps

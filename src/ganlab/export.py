@@ -216,9 +216,28 @@ def _import_class(path: str, source: Path) -> type[nn.Module]:
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
     """Rebuild the generator stored in an export file, in eval mode on ``device``.
 
+    The file is typically one written beside a checkpoint, e.g.
+    ``runs/quickstart/checkpoints/last.generator-ema.safetensors``.
+
     Example:
-        >>> loaded = load_generator("runs/quickstart/checkpoints/last.generator-ema.safetensors")
-        >>> sr = loaded.generator(lr_normalized)  # doctest: +SKIP
+        >>> import tempfile
+        >>> from ganlab.config import load_config
+        >>> from ganlab.models import build_generator
+        >>> config = load_config(None, ["Generator.n_channels=8", "Generator.n_blocks=1"])
+        >>> generator = build_generator(config)
+        >>> path = save_generator(
+        ...     Path(tempfile.mkdtemp()) / "last.generator-ema.safetensors",
+        ...     generator.state_dict(),
+        ...     generator_description(generator, config),
+        ...     "ema",
+        ...     step=800,
+        ... )
+        >>> loaded = load_generator(path)
+        >>> loaded.weights, loaded.step, type(loaded.generator).__name__
+        ('ema', 800, 'SRResNet')
+        >>> lr_normalized = torch.rand(1, 3, 16, 16)  # normalised as in training
+        >>> loaded.generator(lr_normalized).shape
+        torch.Size([1, 3, 64, 64])
     """
     path = Path(path)
     metadata, state = read_export(path)

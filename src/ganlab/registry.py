@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import logging
+import warnings
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from ganlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -36,6 +40,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self.key = key
         self._entries: dict[str, tuple[T, str]] = {}
+        self._renamed: dict[str, str] = {}
 
     def register(self, name: str, description: str) -> Callable[[T], T]:
         """Decorator registering a factory under ``name`` with a one-line description."""
@@ -51,6 +56,13 @@ class Registry(Generic[T]):
             return factory
 
         return decorate
+
+    def rename(self, old: str, new: str) -> None:
+        """Keep accepting the former name ``old`` of the entry ``new`` (with a deprecation
+        warning), so configs and exported files that use it still work."""
+        if new not in self._entries:
+            raise ValueError(f"{self.kind} {new!r} is not registered")
+        self._renamed[old] = new
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
@@ -68,6 +80,17 @@ class Registry(Generic[T]):
         """
         if name in self._entries:
             return self._entries[name][0]
+        if name in self._renamed:
+            new = self._renamed[name]
+            warnings.warn(
+                f"{self.key}: {name!r} is deprecated, use {new!r} (the same {self.kind})",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            log.warning(
+                "%s: %r is deprecated, use %r (the same %s)", self.key, name, new, self.kind
+            )
+            return self._entries[new][0]
         if ":" in name:
             factory: T = import_object(name, self.key)
             return factory

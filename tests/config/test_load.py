@@ -19,7 +19,7 @@ def test_defaults_are_valid_and_typed() -> None:
     assert isinstance(config, Config)
     assert config.Generator.scaling_factor == 4
     assert config.Training.lightning_precision == "32-true"
-    assert config.Model.output_bands == config.Model.in_bands
+    assert config.Model.sr_bands == config.Model.in_bands
 
 
 def test_yaml_and_typed_overrides(tmp_path: Path) -> None:

@@ -22,33 +22,7 @@ from ganlab.engine.hooks import GeneratorStepCallback
 from ganlab.engine.module import NonFiniteTrainingError
 from ganlab.errors import ConfigError
 from ganlab.losses.adversarial import discriminator_r1_penalty, gradient_penalty
-from ganlab.trainer import build_trainer
-
-MODES = {
-    "manual": "Training.manual_optimization=true",
-    "joint": "Training.manual_optimization=false",
-}
-
-
-def _fit(
-    config: Any,
-    run_dir: Path,
-    module: SRGANModule | None = None,
-    callbacks: tuple[pl.Callback, ...] = (),
-    ckpt_path: Path | None = None,
-    **kwargs: Any,
-) -> tuple[SRGANModule, pl.Trainer]:
-    pl.seed_everything(config.Training.seed)  # as `ganlab train` does, also on resume
-    module = module or SRGANModule(config)
-    kwargs.setdefault("limit_val_batches", 0)
-    trainer = build_trainer(config, run_dir, **kwargs)
-    trainer.callbacks.extend(callbacks)
-    trainer.fit(
-        module,
-        datamodule=SRDataModule(config),
-        ckpt_path=str(ckpt_path) if ckpt_path else None,
-    )
-    return module, trainer
+from tests.helpers import MODES, fit, one_epoch
 
 
 def _parameters(network: nn.Module) -> dict[str, torch.Tensor]:
@@ -90,7 +64,7 @@ def test_ema_copies_live_weights_until_update_after_step_then_averages(
         "Training.max_steps=4",
     )
     seen = AfterGeneratorStep()
-    _fit(config, tmp_path, callbacks=(seen,))
+    fit(config, tmp_path, callbacks=(seen,), limit_val_batches=0)
     live, ema = seen.generator, seen.ema
     assert len(live) == 4
     for step in (0, 1):  # before update_after_step: an exact copy, never the initial weights
@@ -123,7 +97,7 @@ def test_resume_reproduces_the_uninterrupted_run(
         "Callbacks.checkpoint.every_n_steps=3",
     ]
     straight_batches = Batches()
-    straight, _ = _fit(
+    straight, _ = fit(
         make_config(*overrides, "Training.max_steps=8"),
         tmp_path / "straight",
         callbacks=(straight_batches,),
@@ -132,7 +106,7 @@ def test_resume_reproduces_the_uninterrupted_run(
     assert straight.step_count == 8  # 5 batches per epoch: the run crosses an epoch end
 
     if checkpoint == "stopped-run":
-        first, _ = _fit(
+        first, _ = fit(
             make_config(*overrides, "Training.max_steps=3"), tmp_path / "first", limit_val_batches=1
         )
         assert first.step_count == 3
@@ -140,7 +114,7 @@ def test_resume_reproduces_the_uninterrupted_run(
     else:
         path = tmp_path / "straight" / "checkpoints" / "step-0000003.ckpt"
     resumed_batches = Batches()
-    resumed, _ = _fit(
+    resumed, _ = fit(
         make_config(*overrides, "Training.max_steps=8"),
         tmp_path / "resumed",
         callbacks=(resumed_batches,),
@@ -222,14 +196,13 @@ def test_float16_accumulation_unscales_each_network_with_its_own_scale(
     discriminator = copy.deepcopy(module.discriminator)
     seen = GradientsBeforeStep()
     precision = _cpu_float16()
-    _fit(
+    fit(
         config,
         tmp_path,
         module,
         callbacks=(seen,),
-        max_epochs=1,
-        limit_train_batches=2,
         plugins=[precision],
+        **one_epoch(2),
     )
     assert len(seen.grads) == 2  # one window: the discriminator's step, then the generator's
     # the reference: the same two micro-batches under the same autocast, in float32 gradients
@@ -263,7 +236,7 @@ def test_skipped_joint_step_drops_gradients_with_a_scaler(make_config) -> None:
     module._trainer = SimpleNamespace(  # type: ignore[assignment]
         precision_plugin=SimpleNamespace(scaler=scaler), world_size=1
     )
-    module._nonfinite_this_step = True
+    module.guard.mark()
     module.on_before_optimizer_step(optimizer)
     assert all(p.grad is None for p in module.parameters())
 
@@ -289,13 +262,12 @@ def test_nonfinite_joint_step_under_float16_changes_no_parameter_or_moment(
             }
             snapshots.append((_parameters(pl_module), moments))
 
-    module, _ = _fit(
+    module, _ = fit(
         config,
         tmp_path,
         callbacks=(PoisonSecondStep(),),
-        max_epochs=1,
-        limit_train_batches=2,
         plugins=[_cpu_float16(growth_interval=1000)],
+        **one_epoch(2),
     )
     assert module.nonfinite_total == 1
     (params_before, moments_before), (params_after, moments_after) = snapshots
@@ -319,7 +291,7 @@ def test_frozen_discriminator_parameters_stay_frozen(
     frozen = next(iter(module.discriminator.parameters()))
     frozen.requires_grad_(False)
     before = frozen.detach().clone()
-    _fit(config, tmp_path, module, max_epochs=1, limit_train_batches=2)
+    fit(config, tmp_path, module, **one_epoch(2))
     assert frozen.requires_grad is False
     assert frozen.grad is None and torch.equal(frozen, before)
     trainable = [p for p in module.discriminator.parameters() if p is not frozen]
@@ -338,7 +310,7 @@ def test_deepspeed_nonfinite_loss_stops_with_a_message(make_config) -> None:
     lr = torch.rand(2, 3, 8, 8)
     hr = torch.full((2, 3, 32, 32), float("nan"))
     with pytest.raises(NonFiniteTrainingError, match=r"Training\.max_nonfinite_steps"):
-        module._joint_step(lr, hr)
+        module.step.run(module, lr, hr, True)
 
 
 # ----------------------------------------------------------------- 8. float32 penalties
@@ -391,7 +363,7 @@ def test_max_steps_counts_generator_steps_and_ends_the_cosine(
         "Schedulers.generator.min_lr_ratio=0.1",
         "Schedulers.discriminator.type=cosine",
     )
-    module, trainer = _fit(config, tmp_path)
+    module, trainer = fit(config, tmp_path, limit_val_batches=0)
     assert module.step_count == 7  # 5 batches per epoch: the run is not cut at an epoch end
     rates = {g["name"]: g["lr"] for o in trainer.optimizers for g in o.param_groups}
     # step 6 is the cosine's step 6 of 7 (generator) and the discriminator's update 4 of 5
@@ -409,12 +381,12 @@ def test_max_steps_counts_generator_steps_and_ends_the_cosine(
 
 def test_consecutive_nonfinite_count_survives_a_checkpoint(make_config) -> None:
     module = SRGANModule(make_config())
-    module._nonfinite_consecutive = 4
+    module.guard.consecutive = 4
     checkpoint: dict[str, Any] = {}
     module.on_save_checkpoint(checkpoint)
     restored = SRGANModule(make_config())
     restored.on_load_checkpoint(checkpoint)
-    assert restored._nonfinite_consecutive == 4
+    assert restored.guard.consecutive == 4
 
 
 def test_optimizer_is_untoggled_when_a_loss_raises(make_config, tmp_path: Path) -> None:
@@ -432,7 +404,7 @@ def test_optimizer_is_untoggled_when_a_loss_raises(make_config, tmp_path: Path) 
             flags.update({n: p.requires_grad for n, p in pl_module.named_parameters()})
 
     with pytest.raises(RuntimeError, match="loss failed"):
-        _fit(config, tmp_path, module, callbacks=(Flags(),), max_epochs=1, limit_train_batches=1)
+        fit(config, tmp_path, module, callbacks=(Flags(),), **one_epoch(1))
     assert flags and all(flags.values())  # the generator was not left frozen by the toggle
 
 
@@ -440,7 +412,7 @@ def test_resume_applies_changed_learning_rate_and_weight_decay(
     make_config, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = make_config("Training.g_pretrain_steps=0", "Training.max_steps=2")
-    _fit(first, tmp_path / "a")
+    fit(first, tmp_path / "a", limit_val_batches=0)
     changed = make_config(
         "Training.g_pretrain_steps=0",
         "Training.max_steps=3",
@@ -448,10 +420,11 @@ def test_resume_applies_changed_learning_rate_and_weight_decay(
         "Optimizers.weight_decay=0.01",
     )
     with caplog.at_level("INFO"):
-        _, trainer = _fit(
+        _, trainer = fit(
             changed,
             tmp_path / "b",
             ckpt_path=tmp_path / "a" / "checkpoints" / "last.ckpt",
+            limit_val_batches=0,
         )
     groups = [g for o in trainer.optimizers for g in o.param_groups]
     generator = [g for g in groups if g["name"] == "generator"]
@@ -471,7 +444,7 @@ def test_alternating_accumulation_keeps_its_window_through_a_mid_epoch_validatio
     generator = copy.deepcopy(module.generator)
     seen = GradientsBeforeStep()
     # validation after the first batch of the window (val_check_interval=1) must not zero it
-    _fit(
+    fit(
         config,
         tmp_path,
         module,

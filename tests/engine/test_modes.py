@@ -9,15 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from ganlab._lightning import pl
-from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.engine.module import NonFiniteTrainingError, resolve_manual_optimization
-from ganlab.trainer import build_trainer
-
-MODES = {
-    "manual": "Training.manual_optimization=true",
-    "joint": "Training.manual_optimization=false",
-}
+from tests.helpers import MODES, NaNContentLoss, fit, one_epoch
 
 
 class Recorder(pl.Callback):
@@ -40,17 +34,6 @@ class Recorder(pl.Callback):
         self.grads.append(grads)
 
 
-def _fit(config, tmp_path: Path, batches: int, module=None, callbacks=(), **kwargs):
-    pl.seed_everything(0)
-    module = module or SRGANModule(config)
-    trainer = build_trainer(
-        config, tmp_path, max_epochs=1, limit_train_batches=batches, limit_val_batches=0, **kwargs
-    )
-    trainer.callbacks.extend(callbacks)
-    trainer.fit(module, datamodule=SRDataModule(config))
-    return module, trainer
-
-
 def test_mode_resolution() -> None:
     assert resolve_manual_optimization(True)[0] is True
     assert resolve_manual_optimization(False)[0] is False
@@ -65,7 +48,7 @@ def test_manual_mode_equals_plain_pytorch_loop(make_config, tmp_path: Path) -> N
     module = SRGANModule(config)
     generator, discriminator = copy.deepcopy(module.generator), copy.deepcopy(module.discriminator)
     recorder = Recorder()
-    _fit(config, tmp_path, 3, module, [recorder])
+    fit(config, tmp_path, module, [recorder], **one_epoch(3))
 
     opt = config.Optimizers
     opt_g = torch.optim.Adam(
@@ -113,7 +96,7 @@ def test_joint_mode_isolates_the_two_losses(make_config, tmp_path: Path) -> None
     module = SRGANModule(config)
     generator, discriminator = copy.deepcopy(module.generator), copy.deepcopy(module.discriminator)
     recorder = Recorder()
-    _fit(config, tmp_path, 1, module, [recorder])
+    fit(config, tmp_path, module, [recorder], **one_epoch(1))
 
     batch = recorder.batches[0]
     lr = module.lr_normalizer.normalize(batch["lr"])
@@ -154,7 +137,7 @@ def test_discriminator_untouched_in_pretraining(make_config, tmp_path: Path, mod
     module = SRGANModule(config)
     before = copy.deepcopy(module.discriminator.state_dict())
     g_before = copy.deepcopy(module.generator.state_dict())
-    _fit(config, tmp_path, 3, module)
+    fit(config, tmp_path, module, **one_epoch(3))
     assert all(torch.equal(v, module.discriminator.state_dict()[k]) for k, v in before.items())
     assert any(not torch.equal(v, module.generator.state_dict()[k]) for k, v in g_before.items())
     assert module.step_count == 3
@@ -186,7 +169,7 @@ def test_clipping_per_network(make_config, tmp_path: Path, mode: str, precision:
         "Optimizers.gradient_clip_val=0.01",
         f"Training.precision={precision}",
     )
-    _fit(config, tmp_path, 3, Recording(config))
+    fit(config, tmp_path, Recording(config), **one_epoch(3))
     seen = [value for step in norms for value in step.values()]
     assert len(seen) == 5  # 3 generator and 2 discriminator updates
     assert max(seen) <= 0.01 * 1.001
@@ -201,7 +184,7 @@ def test_accumulation_equals_concatenated_batch(make_config, tmp_path: Path, mod
     module = SRGANModule(config)
     generator = copy.deepcopy(module.generator)
     recorder = Recorder()
-    _fit(config, tmp_path, 2, module, [recorder])
+    fit(config, tmp_path, module, [recorder], **one_epoch(2))
     assert len(recorder.grads) == 1 and module.step_count == 1
     lr = module.lr_normalizer.normalize(torch.cat([b["lr"] for b in recorder.batches]))
     hr = module.hr_normalizer.normalize(torch.cat([b["hr"] for b in recorder.batches]))
@@ -213,34 +196,11 @@ def test_accumulation_equals_concatenated_batch(make_config, tmp_path: Path, mod
         )
 
 
-class NaNAtStep(pl.Callback):
-    """Makes the content loss NaN at the chosen own-counter steps; records G weights."""
-
-    def __init__(self, steps: set[int] | None) -> None:
-        self.steps = steps
-        self.changed: list[bool] = []
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.before = copy.deepcopy(pl_module.generator.state_dict())
-        original = type(pl_module.content_loss).forward
-        poisoned = self.steps is None or pl_module.step_count in self.steps
-
-        def forward(this, sr, hr):
-            total, terms = original(this, sr, hr)
-            return (total * float("nan"), terms) if poisoned else (total, terms)
-
-        pl_module.content_loss.forward = forward.__get__(pl_module.content_loss)
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        after = pl_module.generator.state_dict()
-        self.changed.append(any(not torch.equal(v, after[k]) for k, v in self.before.items()))
-
-
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_nonfinite_step_is_skipped_and_counted(make_config, tmp_path: Path, mode: str) -> None:
     config = make_config(MODES[mode], "Training.g_pretrain_steps=10")
-    watch = NaNAtStep({1})
-    module, trainer = _fit(config, tmp_path, 3, callbacks=[watch])
+    watch = NaNContentLoss({1})
+    module, trainer = fit(config, tmp_path, callbacks=[watch], **one_epoch(3))
     assert watch.changed == [True, False, True]
     assert module.nonfinite_total == 1 and module.step_count == 3
     assert trainer.callback_metrics["train/nonfinite_steps"] == 1
@@ -250,15 +210,15 @@ def test_nonfinite_step_is_skipped_and_counted(make_config, tmp_path: Path, mode
 def test_too_many_nonfinite_steps_stop_the_run(make_config, tmp_path: Path, mode: str) -> None:
     config = make_config(MODES[mode], "Training.max_nonfinite_steps=2")
     with pytest.raises(NonFiniteTrainingError, match="2 consecutive steps"):
-        _fit(config, tmp_path, 5, callbacks=[NaNAtStep(None)])
+        fit(config, tmp_path, callbacks=[NaNContentLoss(None)], **one_epoch(5))
 
 
 def test_nonfinite_gradients_are_dropped(make_config, tmp_path: Path) -> None:
     config = make_config(MODES["manual"], "Training.g_pretrain_steps=10")
     module = SRGANModule(config)
     handle = next(iter(module.generator.parameters())).register_hook(lambda g: g * float("inf"))
-    watch = NaNAtStep(set())
-    _fit(config, tmp_path, 2, module, [watch])
+    watch = NaNContentLoss(set())
+    fit(config, tmp_path, module, [watch], **one_epoch(2))
     handle.remove()
     assert watch.changed == [False, False] and module.nonfinite_total == 2
 
@@ -273,7 +233,7 @@ def test_resume_continues_counter_phase_and_ema(make_config, tmp_path: Path, mod
         "Training.EMA.decay=0.9",
     ]
     config = make_config(*overrides)
-    module, trainer = _fit(config, tmp_path / "a", 4)
+    module, trainer = fit(config, tmp_path / "a", **one_epoch(4))
     path = tmp_path / "four.ckpt"
     trainer.save_checkpoint(path)
     assert module.step_count == 4 and module.ema.num_updates == 4
@@ -289,12 +249,16 @@ def test_resume_continues_counter_phase_and_ema(make_config, tmp_path: Path, mod
             seen["weight"] = pl_module.adversarial_weight()
             seen["ema"] = {k: v.clone() for k, v in pl_module.ema.module.state_dict().items()}
 
-    pl.seed_everything(0)
-    trainer = build_trainer(
-        config, tmp_path / "b", max_epochs=2, limit_train_batches=4, limit_val_batches=0
+    fit(
+        config,
+        tmp_path / "b",
+        resumed,
+        [AtStart()],
+        ckpt_path=path,
+        max_epochs=2,
+        limit_train_batches=4,
+        limit_val_batches=0,
     )
-    trainer.callbacks.append(AtStart())
-    trainer.fit(resumed, datamodule=SRDataModule(config), ckpt_path=str(path))
     assert seen["step"] == 4 and seen["active"] is True
     assert seen["weight"] == pytest.approx(config.Training.Losses.adv_loss_beta * 2 / 4)
     for key, value in saved_ema.items():

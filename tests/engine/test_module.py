@@ -9,6 +9,7 @@ from ganlab.engine import SRGANModule
 from ganlab.engine.checkpoint import load_weights
 from ganlab.errors import CheckpointError
 from ganlab.trainer import build_trainer
+from tests.helpers import fit, one_epoch
 
 
 def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -19,21 +20,11 @@ def _changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> bool:
     return any(not torch.equal(before[k], v) for k, v in module.state_dict().items())
 
 
-def _fit(config, tmp_path: Path, batches: int, module: SRGANModule | None = None, **kwargs):
-    pl.seed_everything(0)
-    module = module or SRGANModule(config)
-    trainer = build_trainer(
-        config, tmp_path, max_epochs=1, limit_train_batches=batches, limit_val_batches=0, **kwargs
-    )
-    trainer.fit(module, datamodule=SRDataModule(config))
-    return module, trainer
-
-
 def test_pretraining_changes_generator_only(make_config, tmp_path: Path) -> None:
     config = make_config("Training.g_pretrain_steps=10")
     module = SRGANModule(config)
     g_before, d_before = _snapshot(module.generator), _snapshot(module.discriminator)
-    _fit(config, tmp_path, 3, module)
+    fit(config, tmp_path, module, **one_epoch(3))
     assert module.step_count == 3
     assert _changed(g_before, module.generator)
     assert not _changed(d_before, module.discriminator)
@@ -44,7 +35,7 @@ def test_adversarial_phase_updates_discriminator(make_config, tmp_path: Path) ->
     config = make_config("Training.g_pretrain_steps=1")
     module = SRGANModule(config)
     d_before = _snapshot(module.discriminator)
-    _fit(config, tmp_path, 3, module)
+    fit(config, tmp_path, module, **one_epoch(3))
     assert module.adversarial_active and _changed(d_before, module.discriminator)
 
 
@@ -80,12 +71,7 @@ def test_discriminator_cadence(make_config, tmp_path: Path) -> None:
         True,
     ]
     watch = _DiscriminatorWatch()
-    pl.seed_everything(0)
-    trainer = build_trainer(
-        config, tmp_path, max_epochs=1, limit_train_batches=9, limit_val_batches=0
-    )
-    trainer.callbacks.append(watch)
-    trainer.fit(module, datamodule=SRDataModule(config))
+    fit(config, tmp_path, module, [watch], **one_epoch(9))
     assert watch.changed_at == [2, 5, 8]
 
 
@@ -107,7 +93,7 @@ def test_adversarial_weight_ramp(make_config) -> None:
 
 def test_checkpoint_round_trip_restores_counter(make_config, tmp_path: Path) -> None:
     config = make_config("Training.g_pretrain_steps=1")
-    module, trainer = _fit(config, tmp_path, 2)
+    module, trainer = fit(config, tmp_path, **one_epoch(2))
     path = tmp_path / "manual.ckpt"
     trainer.save_checkpoint(path)
     fresh = SRGANModule(config)
@@ -130,7 +116,7 @@ def test_checkpoint_errors(make_config, tmp_path: Path) -> None:
     torch.save({"state_dict": other.state_dict()}, path)
     with pytest.raises(
         CheckpointError,
-        match=r"shape mismatch: generator\.head\S*weight: "
+        match=r"shape mismatch \(2\):\n    generator\.head\S*weight: "
         r"checkpoint \(8, 3, 5, 5\) vs model \(8, 3, 9, 9\)",
     ):
         load_weights(module, path)
@@ -148,7 +134,7 @@ def test_every_formulation_trains(make_config, tmp_path: Path, kind: str) -> Non
     )
     module = SRGANModule(config)
     d_before = _snapshot(module.discriminator)
-    _, trainer = _fit(config, tmp_path, 3, module)
+    _, trainer = fit(config, tmp_path, module, **one_epoch(3))
     metrics = trainer.callback_metrics
     assert _changed(d_before, module.discriminator)
     for key in (

@@ -1,14 +1,15 @@
+"""Learning-rate schedules: the factor formulas, config errors, the module's own-counter clock
+and the plateau schedule."""
+
 import math
 from pathlib import Path
 
 import pytest
 
 from ganlab.config.schema import ScheduleConfig
-from ganlab.data.datamodule import SRDataModule
-from ganlab.engine import SRGANModule
-from ganlab.engine.schedules import lr_factor
+from ganlab.engine.schedules import NetworkSchedules, Plateau, lr_factor
 from ganlab.errors import ConfigError
-from ganlab.trainer import build_trainer
+from tests.helpers import MODES, fit, one_epoch
 
 
 def test_factors_follow_formulas() -> None:
@@ -37,10 +38,10 @@ def test_schedule_config_errors(make_config) -> None:
         )
 
 
-@pytest.mark.parametrize("manual", ["true", "false"])
-def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path, manual: str) -> None:
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path, mode: str) -> None:
     config = make_config(
-        f"Training.manual_optimization={manual}",
+        MODES[mode],
         "Training.g_pretrain_steps=1",
         "Optimizers.optim_g_lr=1e-3",
         "Optimizers.optim_d_lr=1e-4",
@@ -50,11 +51,7 @@ def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path, ma
         "Schedulers.discriminator.warmup_steps=10",
         "Callbacks.lr_monitor=true",
     )
-    module = SRGANModule(config)
-    trainer = build_trainer(
-        config, tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=0
-    )
-    trainer.fit(module, datamodule=SRDataModule(config))
+    _, trainer = fit(config, tmp_path, **one_epoch(3))
     rates = {g["name"]: g["lr"] for o in trainer.optimizers for g in o.param_groups}
     generator_opt, discriminator_opt = rates["generator"], rates["discriminator"]
     # the last step was step 2 (0-based): generator 1e-3 x 0.1; the discriminator trains from
@@ -63,3 +60,18 @@ def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path, ma
     assert discriminator_opt == pytest.approx(2e-5)
     assert trainer.callback_metrics["lr/generator"].item() == pytest.approx(1e-4)
     assert trainer.callback_metrics["lr/discriminator"].item() == pytest.approx(2e-5)
+
+
+def test_plateau_decays_after_patience(make_config) -> None:
+    plateau = Plateau(ScheduleConfig(type="plateau", patience=1, gamma=0.5, mode="max"))
+    for value in (10.0, 11.0, 10.5, 10.9):  # best 11; two validations without improvement
+        plateau.observe(value)
+    assert plateau.factor == 0.5
+    config = make_config("Schedulers.generator.type=plateau", "Schedulers.generator.monitor=val/x")
+    schedules = NetworkSchedules.from_config(config)
+    with pytest.raises(KeyError, match="val/x"):
+        schedules.observe({"val/psnr": 1.0})
+    schedules.observe({"val/x": 1.0})
+    restored = NetworkSchedules.from_config(config)
+    restored.load_state_dict(schedules.state_dict())
+    assert restored.plateaus["generator"].best == 1.0

@@ -22,7 +22,7 @@ def test_builtin_lists() -> None:
     ("name", "cls"),
     [
         ("srresnet", SRResNet),
-        ("rcab", RCAN),
+        ("rcan", RCAN),
         ("rrdb", RRDBNet),
         ("lka", LKANet),
         ("swinir", SwinIR),
@@ -85,3 +85,12 @@ def test_plugin_factory_from_config() -> None:
         ],
     )
     assert isinstance(build_generator(config), SRResNet)
+
+
+def test_former_generator_name_rcab_still_builds_an_rcan_with_a_deprecation() -> None:
+    config = generator_config("rcan", 3, 2).model_copy(deep=True)
+    config.Generator.model_type = "rcab"
+    with pytest.warns(DeprecationWarning, match="'rcab' is deprecated, use 'rcan'"):
+        generator = build_generator(config)
+    assert isinstance(generator, RCAN)
+    assert "rcab" not in GENERATORS.names()

@@ -12,7 +12,7 @@ from ganlab.models import build_discriminator, build_generator
 # Per generator family: the smallest settings that still exercise every part.
 TINY_GENERATOR: dict[str, dict[str, Any]] = {
     "srresnet": {"n_blocks": 1, "block_type": "standard"},
-    "rcab": {"n_blocks": 2, "blocks_per_group": 1, "reduction": 4},
+    "rcan": {"n_blocks": 2, "blocks_per_group": 1, "reduction": 4},
     "rrdb": {"n_blocks": 1, "growth_channels": 4},
     "lka": {"n_blocks": 1},
     "swinir": {"n_blocks": 2, "window_size": 4, "n_heads": 2},

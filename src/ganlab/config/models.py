@@ -49,8 +49,8 @@ class ModelConfig(Section):
         return self
 
     @property
-    def output_bands(self) -> int:
-        """Output band count with the default applied."""
+    def sr_bands(self) -> int:
+        """Bands of the SR output: `out_bands`, or `in_bands` when it is unset."""
         return self.out_bands if self.out_bands is not None else self.in_bands
 
 
@@ -59,7 +59,7 @@ class GeneratorConfig(Section):
 
     model_type: str = Field(
         "srresnet",
-        description="Registered generator (srresnet, rcab, rrdb, lka, swinir; `ganlab models "
+        description="Registered generator (srresnet, rcan, rrdb, lka, swinir; `ganlab models "
         "list` describes them), or `package.module:Name`.",
     )
     scaling_factor: Literal[2, 3, 4, 8] = Field(4, description="Upscaling factor.")
@@ -69,7 +69,7 @@ class GeneratorConfig(Section):
     n_blocks: int = Field(
         16,
         ge=1,
-        description="Blocks in the body: residual blocks (srresnet, rcab), RRDBs (rrdb), "
+        description="Blocks in the body: residual blocks (srresnet, rcan), RRDBs (rrdb), "
         "attention blocks (lka), transformer layers (swinir).",
     )
     large_kernel_size: int = Field(9, ge=1, description="Kernel of the first and last conv.")
@@ -108,11 +108,11 @@ class GeneratorConfig(Section):
     blocks_per_group: int = Field(
         4,
         ge=1,
-        description="rcab, swinir: blocks per residual group (a group ends with a conv and "
+        description="rcan, swinir: blocks per residual group (a group ends with a conv and "
         "has its own skip).",
     )
     reduction: int = Field(
-        16, ge=1, description="rcab: channel-attention reduction (hidden = n_channels / reduction)."
+        16, ge=1, description="rcan: channel-attention reduction (hidden = n_channels / reduction)."
     )
     window_size: int = Field(
         8,

@@ -70,7 +70,7 @@ def _check_data_bands(config: Config) -> None:
         key, count = (
             ("Model.in_bands", model.in_bands)
             if branch == "lr"
-            else ("Model.out_bands", model.output_bands)
+            else ("Model.out_bands", model.sr_bands)
         )
         own = (norm.lr if branch == "lr" else norm.hr) is not None
         where = f"Data.normalization.{branch}" if own else "Data.normalization"
@@ -86,7 +86,7 @@ def _check_data_bands(config: Config) -> None:
         lr_key = "Data.lr_bands" if data.lr_bands is not None else "Data.bands"
         lr_selection = data.lr_bands if data.lr_bands is not None else data.bands
         selections.append((lr_key, lr_selection, "Model.in_bands", model.in_bands))
-        selections.append(("Data.bands", data.bands, "Model.out_bands", model.output_bands))
+        selections.append(("Data.bands", data.bands, "Model.out_bands", model.sr_bands))
     else:
         selections.append(("Data.bands", data.bands, "Model.in_bands", model.in_bands))
     for name, selection, key, count in selections:
@@ -246,7 +246,7 @@ class Config(Section):
             )
         _check_data_bands(self)
         _check_schedule_lengths(self)
-        if self.Generator.global_skip != "none" and self.Model.output_bands != self.Model.in_bands:
+        if self.Generator.global_skip != "none" and self.Model.sr_bands != self.Model.in_bands:
             raise ValueError(
                 "Generator.global_skip adds the interpolated input to the output, which needs "
                 f"Model.out_bands ({self.Model.out_bands}) == Model.in_bands "
@@ -261,10 +261,10 @@ class Config(Section):
             )
         display = self.Logging.display_bands
         if display is not None:
-            bad = [b for b in display if not 0 <= b < self.Model.output_bands]
+            bad = [b for b in display if not 0 <= b < self.Model.sr_bands]
             if bad or len(display) not in (1, 3):
                 raise ValueError(
                     f"Logging.display_bands {display}: give 1 or 3 band indices in "
-                    f"0..{self.Model.output_bands - 1}"
+                    f"0..{self.Model.sr_bands - 1}"
                 )
         return self

@@ -178,7 +178,7 @@ def build_paired(config: Config, split: Split) -> Dataset[Sample]:
         expand_pairs(split_pairs(config, split), options),
         scale=config.Generator.scaling_factor,
         lr_bands=config.Model.in_bands,
-        hr_bands=config.Model.output_bands,
+        hr_bands=config.Model.sr_bands,
         train=train,
         hr_patch_size=_crop_size(config, split),
         augment=data.augment,

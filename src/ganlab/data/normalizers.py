@@ -202,7 +202,8 @@ def build_normalizers(config: Config) -> tuple[Normalizer, Normalizer]:
     Example:
         >>> from ganlab.config import load_config
         >>> cfg = load_config(None, ["Data.normalization.lr={type: reflectance}",
-        ...                          "Data.normalization.hr={type: zero_one, max_value: 255}"])
+        ...                          "Data.normalization.hr={type: zero_one, max_value: 255}",
+        ...                          "Generator.global_skip=none"])  # two normalisers: no skip
         >>> lr_norm, hr_norm = build_normalizers(cfg)
         >>> float(lr_norm.normalize(torch.full((1, 3, 1, 1), 5000.0)).max())
         0.5

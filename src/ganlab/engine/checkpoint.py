@@ -13,7 +13,7 @@ from ganlab._lightning import TorchCheckpointIO, pl
 from ganlab.errors import CheckpointError
 from ganlab.export import read_export, remove_checkpoint_exports, write_checkpoint_exports
 from ganlab.models.prepare import unwrapped
-from ganlab.models.weights import load_generator_weights
+from ganlab.models.weights import load_generator_weights, state_dict_problems
 
 
 class ExportingCheckpointIO(TorchCheckpointIO):
@@ -98,27 +98,12 @@ def check_resumable(module: pl.LightningModule, path: str | Path) -> None:
 
 
 def _check_fits(own: dict[str, Any], state: dict[str, Any], path: str | Path) -> None:
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = [
-        f"{key}: checkpoint {tuple(state[key].shape)} vs model {tuple(own[key].shape)}"
-        for key in sorted(set(own) & set(state))
-        if tuple(state[key].shape) != tuple(own[key].shape)
-    ]
-    if missing or unexpected or mismatched:
-        problems = [
-            f"{label}: {'; '.join(items[:10])}"
-            + (f" (+{len(items) - 10} more)" if len(items) > 10 else "")
-            for label, items in (
-                ("missing in checkpoint", missing),
-                ("not in the model", unexpected),
-                ("shape mismatch", mismatched),
-            )
-            if items
-        ]
+    problems = state_dict_problems(own, state, "checkpoint")
+    if problems:
         raise CheckpointError(
-            f"checkpoint {path} does not fit the configured model ({' | '.join(problems)}); "
-            "use the config the checkpoint was trained with"
+            f"checkpoint {path} does not fit the configured model:\n"
+            + "\n".join(problems)
+            + "\nuse the config the checkpoint was trained with"
         )
 
 

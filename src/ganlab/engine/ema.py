@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
 from ganlab.config.schema import EMAConfig
-from ganlab.distributed.tensors import full_tensor, placed_like
+from ganlab.distributed.sharding import is_sharded
+from ganlab.distributed.tensors import full_state_dict, full_tensor, placed_like
 from ganlab.models.prepare import unwrapped
 
 
@@ -163,4 +164,26 @@ class GeneratorEMA:
             self.restore(generator, raw)
 
 
-__all__ = ["GeneratorEMA"]
+def generator_copy(
+    generator: nn.Module, ema: GeneratorEMA | None, build: Callable[[], nn.Module]
+) -> nn.Module:
+    """A copy of ``generator`` holding the EMA weights (its own weights without an EMA), in
+    evaluation mode.
+
+    Under FSDP2 the copy is a plain (unsharded) generator from ``build()`` on the CPU; without
+    an EMA its weights are gathered from all ranks, so every rank must call this then.
+    """
+    source = unwrapped(generator)
+    ema_state = ema.module.state_dict() if ema is not None else None
+    if is_sharded(source):
+        copied = build()
+        state = ema_state if ema_state is not None else full_state_dict(source)
+        copied.load_state_dict({k: v.cpu() for k, v in state.items()})
+        return copied.eval()
+    copied = copy.deepcopy(source)
+    if ema_state is not None:
+        copied.load_state_dict(ema_state)
+    return copied.eval()
+
+
+__all__ = ["GeneratorEMA", "generator_copy"]

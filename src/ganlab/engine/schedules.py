@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from ganlab.config.schema import Config, ScheduleConfig, schedule_total_steps
 
@@ -84,26 +85,47 @@ class NetworkSchedules:
     this step, so warm-up starts with its first update rather than at step 0).
 
     Args:
-        config: The whole config (``Schedulers`` and the ``Training`` cadence and length).
+        generator: ``Schedulers.generator``.
+        discriminator: ``Schedulers.discriminator``.
+        totals: End of each cosine decay on its clock when ``total_steps`` is unset (None: none).
+        discriminator_updates: Discriminator updates before a generator step (its own clock).
     """
 
-    def __init__(self, config: Config) -> None:
-        self.training = config.Training
-        self.configs = {
-            "generator": config.Schedulers.generator,
-            "discriminator": config.Schedulers.discriminator,
+    def __init__(
+        self,
+        generator: ScheduleConfig,
+        discriminator: ScheduleConfig,
+        totals: dict[str, int | None] | None = None,
+        discriminator_updates: Callable[[int], int] | None = None,
+    ) -> None:
+        self.configs = {"generator": generator, "discriminator": discriminator}
+        self.totals = {
+            name: (totals or {}).get(name, config.total_steps)
+            for name, config in self.configs.items()
         }
-        self.totals = {name: schedule_total_steps(config, name) for name in self.configs}
+        self.discriminator_updates = discriminator_updates or (lambda step: step)
         self.plateaus = {
             name: Plateau(schedule)
             for name, schedule in self.configs.items()
             if schedule.type == "plateau"
         }
 
+    @classmethod
+    def from_config(cls, config: Config) -> NetworkSchedules:
+        """The schedules of ``Schedulers``, with run lengths and cadence from ``Training``."""
+        return cls(
+            config.Schedulers.generator,
+            config.Schedulers.discriminator,
+            totals={
+                name: schedule_total_steps(config, name) for name in ("generator", "discriminator")
+            },
+            discriminator_updates=config.Training.discriminator_updates,
+        )
+
     def clock(self, network: str, step: int) -> int:
         """The count ``network``'s schedule is evaluated at, for generator step ``step``."""
         if network == "discriminator" and self.configs[network].clock == "updates":
-            return self.training.discriminator_updates(step)
+            return self.discriminator_updates(step)
         return step
 
     def factor(self, network: str, step: int) -> float:

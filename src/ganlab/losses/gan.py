@@ -23,18 +23,43 @@ class GANObjective(nn.Module):
     """Adversarial losses for one configured formulation.
 
     Args:
-        config: ``Training.Losses``.
-        label_smoothing: ``Training.label_smoothing``; real targets become ``1 - label_smoothing``.
+        formulation: ``Training.Losses.adv_loss_type`` (vanilla, lsgan, hinge, wgan_gp,
+            relativistic).
+        label_smoothing: Real targets become ``1 - label_smoothing``.
+        gp_weight: Weight of the WGAN-GP gradient penalty (0: off).
+        r1_weight: Weight of the R1 penalty on real images (0: off).
+        r1_interval: Apply R1 every N discriminator updates (lazy regularisation).
+        feature_matching_weight: Weight of the generator's feature-matching term (0: off).
     """
 
-    def __init__(self, config: LossesConfig, label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self,
+        formulation: str = "vanilla",
+        label_smoothing: float = 0.0,
+        gp_weight: float = 0.0,
+        r1_weight: float = 0.0,
+        r1_interval: int = 1,
+        feature_matching_weight: float = 0.0,
+    ) -> None:
         super().__init__()
-        self.formulation = ADVERSARIAL_LOSSES[config.adv_loss_type]
+        self.formulation = ADVERSARIAL_LOSSES[formulation]
         self.real_label = 1.0 - label_smoothing
-        self.gp_weight = config.gp_weight if config.adv_loss_type == "wgan_gp" else 0.0
-        self.r1_weight = config.r1_weight
-        self.r1_interval = config.r1_interval
-        self.feature_matching_weight = config.feature_matching_weight
+        self.gp_weight = gp_weight
+        self.r1_weight = r1_weight
+        self.r1_interval = r1_interval
+        self.feature_matching_weight = feature_matching_weight
+
+    @classmethod
+    def from_config(cls, config: LossesConfig, label_smoothing: float = 0.0) -> GANObjective:
+        """The objective of ``Training.Losses`` (the gradient penalty only with wgan_gp)."""
+        return cls(
+            formulation=config.adv_loss_type,
+            label_smoothing=label_smoothing,
+            gp_weight=config.gp_weight if config.adv_loss_type == "wgan_gp" else 0.0,
+            r1_weight=config.r1_weight,
+            r1_interval=config.r1_interval,
+            feature_matching_weight=config.feature_matching_weight,
+        )
 
     def r1_due(self, step: int) -> bool:
         """Whether the R1 penalty is applied at discriminator update ``step`` (lazy R1)."""

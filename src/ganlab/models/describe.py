@@ -189,7 +189,7 @@ def summarize_models(
         discriminator: The discriminator.
         lr_size: ``(h, w)`` of the LR input, e.g. the training crop divided by the scale.
         in_bands, out_bands, scale: Fallbacks for plugin models that do not expose them
-            (e.g. ``Model.in_bands``, ``Model.output_bands``, ``Generator.scaling_factor``).
+            (e.g. ``Model.in_bands``, ``Model.sr_bands``, ``Generator.scaling_factor``).
     """
     described = describe_model(generator, lr_size, in_bands, kind="generator")
     described = dataclasses.replace(

@@ -112,41 +112,57 @@ def _prefix_hint(missing: list[str], unexpected: list[str]) -> str:
     return ""
 
 
+def state_dict_problems(
+    own: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor], source: str
+) -> list[str]:
+    """Missing keys, unexpected keys and shape mismatches of ``state_dict`` against ``own``
+    (a model's state dict), one listing each, by name; empty when they fit exactly.
+
+    Args:
+        own: What the model expects.
+        state_dict: What was read.
+        source: What was read, for the messages ("weights", "checkpoint").
+    """
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    mismatched = [
+        f"{key}: {source} {tuple(state_dict[key].shape)} vs model {tuple(own[key].shape)}"
+        for key in sorted(set(own) & set(state_dict))
+        if tuple(state_dict[key].shape) != tuple(own[key].shape)
+    ]
+    problems = [
+        _listed(label, items)
+        for label, items in (
+            (f"missing in the {source}", missing),
+            (f"in the {source} but not in the model", unexpected),
+            ("shape mismatch", mismatched),
+        )
+        if items
+    ]
+    if problems:
+        problems.append(_prefix_hint(missing, unexpected).lstrip("\n"))
+    return [problem for problem in problems if problem]
+
+
 def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
     """Raise unless ``state_dict`` has exactly ``model``'s keys and shapes.
 
     Raises:
         WeightLoadError: Lists missing keys, unexpected keys and shape mismatches by name.
     """
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    mismatched = [
-        f"{key}: weights {tuple(state_dict[key].shape)} vs model {tuple(own[key].shape)}"
-        for key in sorted(set(own) & set(state_dict))
-        if tuple(state_dict[key].shape) != tuple(own[key].shape)
-    ]
-    if not (missing or unexpected or mismatched):
+    problems = state_dict_problems(model.state_dict(), state_dict, "weights")
+    if not problems:
         return
-    parts = [
-        _listed(label, items)
-        for label, items in (
-            ("missing in the weights", missing),
-            ("in the weights but not in the model", unexpected),
-            ("shape mismatch", mismatched),
-        )
-        if items
-    ]
-    hint = _prefix_hint(missing, unexpected)
     band_layers = getattr(model, "band_layers", None)
+    mismatched = [line for line in problems if line.startswith("  shape mismatch")]
     if mismatched and band_layers is not None:
         names = band_layers()
-        if any(item.split(".")[0] in names for item in mismatched):
-            hint += (
-                "\n  the first/last conv differ: weights trained with another band count can be "
+        if any(f"\n    {name}." in mismatched[0] for name in names):
+            problems.append(
+                "  the first/last conv differ: weights trained with another band count can be "
                 "adapted with adapt_bands=True"
             )
-    raise WeightLoadError(f"weights do not fit {type(model).__name__}:\n" + "\n".join(parts) + hint)
+    raise WeightLoadError(f"weights do not fit {type(model).__name__}:\n" + "\n".join(problems))
 
 
 def load_generator_weights(
@@ -170,6 +186,7 @@ def load_generator_weights(
         WeightLoadError: Missing or unexpected keys or shape mismatches, each by layer name.
 
     Example:
+        >>> from ganlab.models.generators import SRResNet
         >>> rgb = SRResNet(3, 3, n_channels=8, n_blocks=1)
         >>> four = SRResNet(4, 4, n_channels=8, n_blocks=1)
         >>> load_generator_weights(four, rgb.state_dict(), adapt_bands=True)

@@ -35,7 +35,7 @@ def _load_config(run_dir: Path) -> tuple[dict[str, Any], str]:
     return (data if isinstance(data, dict) else {}), text
 
 
-def _dig(data: dict[str, Any], dotted: str, default: Any = "?") -> Any:
+def _config_value(data: dict[str, Any], dotted: str, default: Any = "?") -> Any:
     value: Any = data
     for key in dotted.split("."):
         value = value.get(key) if isinstance(value, dict) else None
@@ -53,7 +53,7 @@ nav a{margin-right:1em}
 """
 
 
-def _fmt(value: float | None) -> str:
+def _format_number(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.2f}" if abs(value) >= 10 else f"{value:.4g}"
@@ -101,10 +101,10 @@ def _validation_table(log: MetricsLog) -> str:
         rows.append(
             [
                 f"{name} ({direction})",
-                _fmt(final),
-                _fmt(bicubic),
-                _fmt(difference),
-                f"{_fmt(ys[best])} at step {xs[best]:.0f}",
+                _format_number(final),
+                _format_number(bicubic),
+                _format_number(difference),
+                f"{_format_number(ys[best])} at step {xs[best]:.0f}",
             ]
         )
     if not rows:
@@ -115,11 +115,11 @@ def _validation_table(log: MetricsLog) -> str:
 
 def _summary(run_dir: Path, log: MetricsLog, config: dict[str, Any], panels: list[Path]) -> str:
     generator, scale = (
-        _dig(config, "Generator.model_type"),
-        _dig(config, "Generator.scaling_factor"),
+        _config_value(config, "Generator.model_type"),
+        _config_value(config, "Generator.scaling_factor"),
     )
-    in_bands = _dig(config, "Model.in_bands")
-    out_bands = _dig(config, "Model.out_bands", in_bands)
+    in_bands = _config_value(config, "Model.in_bands")
+    out_bands = _config_value(config, "Model.out_bands", in_bands)
     # steps completed: one past the last training row's index, or where a validation sat
     completed = [
         x + (0 if is_val else 1)
@@ -138,16 +138,17 @@ def _summary(run_dir: Path, log: MetricsLog, config: dict[str, Any], panels: lis
         ("Run folder", str(run_dir)),
         ("Config", str(config_path) if config_path.is_file() else "config.yaml missing"),
         ("Generator", f"{generator}, x{scale}, {in_bands} -> {out_bands} bands"),
-        ("Discriminator", str(_dig(config, "Discriminator.model_type"))),
+        ("Discriminator", str(_config_value(config, "Discriminator.model_type"))),
         (
             "Data",
-            f"train {_dig(config, 'Data.train_dir')}; validation {_dig(config, 'Data.val_dir')}",
+            f"train {_config_value(config, 'Data.train_dir')}; "
+            f"validation {_config_value(config, 'Data.val_dir')}",
         ),
         ("Generator steps reached", "-" if steps is None else f"{steps:.0f}"),
         ("Epochs started", f"{max(epochs) + 1:.0f}" if epochs else "-"),
         ("Adversarial phase", f"from step {adversarial[0]:.0f}" if adversarial else "not reached"),
         ("Validation runs", str(validations)),
-        ("Skipped non-finite steps", _fmt(nonfinite)),
+        ("Skipped non-finite steps", _format_number(nonfinite)),
         ("Panels", f"{len(panels)} in {run_dir / 'panels'}" if panels else "none"),
     ]
     target = {
@@ -203,8 +204,23 @@ def write_report(run_dir: Path, output_dir: Path | None = None) -> Report:
         ReportError: ``run_dir`` is missing, has no CSV metrics, or matplotlib is missing.
 
     Example:
-        >>> report = write_report(Path("runs/srgan-20250101-120000"))  # doctest: +SKIP
-        >>> report.figures["val_psnr"].series["val/psnr_bicubic"]  # doctest: +SKIP
+        A run folder with two training steps and one validation after the second (as
+        Lightning's ``CSVLogger`` writes them; usually ``runs/<name>`` from ``ganlab train``):
+
+        >>> import tempfile
+        >>> run_dir = Path(tempfile.mkdtemp()) / "srgan-20250101-120000"
+        >>> (run_dir / METRICS_FILE).parent.mkdir(parents=True)
+        >>> _ = (run_dir / METRICS_FILE).write_text(
+        ...     "step,train/step,train/l1,val/psnr,val/psnr_bicubic\\n"
+        ...     "0,0,0.2,,\\n"
+        ...     "1,1,0.1,,\\n"
+        ...     "1,,,30.5,29.0\\n"
+        ... )
+        >>> report = write_report(run_dir)
+        >>> report.html_path.relative_to(run_dir).as_posix()
+        'report/index.html'
+        >>> report.figures["val_psnr"].series["val/psnr_bicubic"]  # (steps, values)
+        ([2.0], [29.0])
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -32,7 +32,7 @@ def _short(column: str) -> str:
     return column.split("/", 1)[-1]
 
 
-def _single(stem: str, title: str, columns: Sequence[str], **panel: Any) -> list[_FigureSpec]:
+def _one_panel(stem: str, title: str, columns: Sequence[str], **panel: Any) -> list[_FigureSpec]:
     if not columns:
         return []
     lines = [_Line(c, _short(c)) for c in columns]
@@ -128,9 +128,11 @@ def _sections(columns: list[str]) -> list[_Section]:
                     if content
                     else []
                 ),
-                *_single("generator_loss", "Generator loss", generator, ylabel="loss"),
-                *_single("discriminator_loss", "Discriminator loss", discriminator, ylabel="loss"),
-                *_single(
+                *_one_panel("generator_loss", "Generator loss", generator, ylabel="loss"),
+                *_one_panel(
+                    "discriminator_loss", "Discriminator loss", discriminator, ylabel="loss"
+                ),
+                *_one_panel(
                     "generator_adversarial",
                     "Generator adversarial terms",
                     generator_adv,
@@ -143,7 +145,7 @@ def _sections(columns: list[str]) -> list[_Section]:
             "probabilities",
             "Discriminator probabilities",
             "Mean sigmoid of the discriminator's logits on real (HR) and generated (SR) images.",
-            _single(
+            _one_panel(
                 "discriminator_probabilities",
                 "D(real) and D(fake)",
                 probabilities,
@@ -156,7 +158,7 @@ def _sections(columns: list[str]) -> list[_Section]:
             "learning_rates",
             "Learning rates",
             "",
-            _single("learning_rates", "Learning rates", lr),
+            _one_panel("learning_rates", "Learning rates", lr),
             "No learning rates were logged (enable Callbacks.lr_monitor).",
         ),
         _Section(
@@ -180,7 +182,7 @@ def _sections(columns: list[str]) -> list[_Section]:
             "grad_norms",
             "Gradient norms",
             "",
-            _single("grad_norms", "Gradient norms", grad_norms, ylabel="norm"),
+            _one_panel("grad_norms", "Gradient norms", grad_norms, ylabel="norm"),
             "No gradient norms (enable Callbacks.gradient_norms.enabled).",
         ),
         *[
@@ -188,7 +190,7 @@ def _sections(columns: list[str]) -> list[_Section]:
                 f"other_{_slug(prefix)}",
                 f"Other logged scalars: {prefix}",
                 f"{len(names) - 12} more columns not drawn." if len(names) > 12 else "",
-                _single(f"other_{_slug(prefix)}", prefix, names[:12]),
+                _one_panel(f"other_{_slug(prefix)}", prefix, names[:12]),
                 "",
             )
             for prefix, names in other.items()

@@ -65,7 +65,7 @@ class SRDiscriminator(RecordsInitArgs, nn.Module):
         raise NotImplementedError
 
 
-def given(**kwargs: Any) -> dict[str, Any]:
+def set_values(**kwargs: Any) -> dict[str, Any]:
     """The keyword arguments that are not None (unset config keys keep the family default)."""
     return {name: value for name, value in kwargs.items() if value is not None}
 
@@ -73,4 +73,4 @@ def given(**kwargs: Any) -> dict[str, Any]:
 def optional_kwargs(config: Config) -> dict[str, Any]:
     """The nullable ``Discriminator`` keys that are set: n_blocks, norm, spectral_norm."""
     d = config.Discriminator
-    return given(n_blocks=d.n_blocks, norm=d.norm, spectral_norm=d.spectral_norm)
+    return set_values(n_blocks=d.n_blocks, norm=d.norm, spectral_norm=d.spectral_norm)

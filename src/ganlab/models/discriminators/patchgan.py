@@ -100,7 +100,7 @@ def build_patchgan_discriminator(config: Config) -> PatchGANDiscriminator:
     """PatchGAN from the ``Discriminator`` and ``Model`` sections."""
     d = config.Discriminator
     return PatchGANDiscriminator(
-        in_bands=config.Model.output_bands,
+        in_bands=config.Model.sr_bands,
         n_channels=d.n_channels,
         max_channels=d.max_channels,
         **optional_kwargs(config),

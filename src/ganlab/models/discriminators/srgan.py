@@ -89,7 +89,7 @@ def build_srgan_discriminator(config: Config) -> SRGANDiscriminator:
     """SRGAN discriminator from the ``Discriminator`` and ``Model`` sections."""
     d = config.Discriminator
     return SRGANDiscriminator(
-        in_bands=config.Model.output_bands,
+        in_bands=config.Model.sr_bands,
         n_channels=d.n_channels,
         max_channels=d.max_channels,
         fc_size=d.fc_size,

@@ -125,7 +125,7 @@ def build_unet_discriminator(config: Config) -> UNetDiscriminator:
     """U-Net discriminator from the ``Discriminator`` and ``Model`` sections."""
     d = config.Discriminator
     return UNetDiscriminator(
-        in_bands=config.Model.output_bands,
+        in_bands=config.Model.sr_bands,
         n_channels=d.n_channels,
         max_channels=d.max_channels,
         **optional_kwargs(config),

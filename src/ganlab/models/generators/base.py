@@ -136,7 +136,7 @@ def common_kwargs(config: Config) -> dict[str, Any]:
     g = config.Generator
     return dict(
         in_bands=config.Model.in_bands,
-        out_bands=config.Model.output_bands,
+        out_bands=config.Model.sr_bands,
         scale=g.scaling_factor,
         n_channels=g.n_channels,
         n_blocks=g.n_blocks,

@@ -142,7 +142,7 @@ class RCAN(SRGenerator):
         )
 
 
-@GENERATORS.register("rcab", "RCAN-style residual groups of residual channel-attention blocks")
+@GENERATORS.register("rcan", "RCAN-style residual groups of residual channel-attention blocks")
 def build_rcan(config: Config) -> RCAN:
     """RCAN from the ``Generator`` and ``Model`` sections."""
     g = config.Generator
@@ -152,3 +152,6 @@ def build_rcan(config: Config) -> RCAN:
         reduction=g.reduction,
         **res_scale_kwargs(config),
     )
+
+
+GENERATORS.rename("rcab", "rcan")  # the name up to 0.x: it builds an RCAN, not one RCAB

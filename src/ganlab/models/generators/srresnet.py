@@ -41,6 +41,7 @@ class SRResNet(SRGenerator):
         zero_init_last: Zero the tail conv, so the untrained output equals the skip.
 
     Example:
+        >>> import torch
         >>> g = SRResNet(in_bands=4, out_bands=4, scale=4, n_channels=8, n_blocks=1)
         >>> g(torch.rand(2, 4, 16, 16)).shape
         torch.Size([2, 4, 64, 64])

@@ -1,12 +1,17 @@
+"""EMASwap: validation runs on the EMA generator, and the raw weights come back afterwards,
+also when validation raises."""
+
 from pathlib import Path
 
 import pytest
 import torch
 
 from ganlab._lightning import pl
+from ganlab.config import Config
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.trainer import build_trainer
+from tests.helpers import fit, one_epoch
 
 
 class SeenInValidation(pl.Callback):
@@ -20,13 +25,9 @@ class SeenInValidation(pl.Callback):
             raise RuntimeError("validation broke")
 
 
-def _trained(make_config, tmp_path: Path) -> tuple[SRGANModule, object]:
+def _trained(make_config, tmp_path: Path) -> tuple[SRGANModule, Config]:
     config = make_config("Training.EMA.enabled=true", "Training.EMA.decay=0.5")
-    module = SRGANModule(config)
-    trainer = build_trainer(
-        config, tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=0
-    )
-    trainer.fit(module, datamodule=SRDataModule(config))
+    module, _ = fit(config, tmp_path, **one_epoch(3))
     return module, config
 
 

@@ -11,10 +11,10 @@ import torch
 from ganlab._lightning import pl
 from ganlab.callbacks.extra import BandBias, ValidationHook
 from ganlab.data.datamodule import SRDataModule
-from ganlab.engine import SRGANModule
 from ganlab.errors import ConfigError
 from ganlab.models.generators import interpolate
 from ganlab.trainer import build_trainer
+from tests.helpers import fit
 
 
 class RecordingHook(ValidationHook):
@@ -48,21 +48,18 @@ def test_hooks_from_the_config_receive_physical_outputs_and_log(
         "Training.EMA.decay=0.5",
         "Data.val_batch_size=2",
         "Callbacks.extra_validation=["
-        "{target: tests.callbacks.test_extra_validation:RecordingHook, kwargs: {factor: 10}}, "
+        "{target: tests.callbacks.test_extra:RecordingHook, kwargs: {factor: 10}}, "
         "{target: ganlab.callbacks.extra:BandBias, kwargs: {relative: true}}]",
     )
-    pl.seed_everything(0)
-    module = SRGANModule(config)
-    datamodule = SRDataModule(config)
-    trainer = build_trainer(
+    module, trainer = fit(
         config, tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=2
     )
-    trainer.fit(module, datamodule=datamodule)
 
     (hook,) = RecordingHook.instances
     assert hook.modules[0] is module
     assert len(hook.batches) == 2
     assert trainer.callback_metrics["val/recorded_batches"].item() == 20.0
+    datamodule = SRDataModule(config)  # the validation items do not depend on the run
     datamodule.setup("validate")
     expected = next(iter(datamodule.val_dataloader()))
     outputs = hook.batches[0]

@@ -14,16 +14,8 @@ import torch
 from lightning.pytorch.loggers import Logger
 
 from ganlab._lightning import pl
-from ganlab.callbacks.alerts import AlertSink
 from ganlab.callbacks.gradients import GradientNormLogger
-from ganlab.data.datamodule import SRDataModule
-from ganlab.engine import SRGANModule
-from ganlab.trainer import build_trainer
-
-MODES = {
-    "manual": "Training.manual_optimization=true",
-    "joint": "Training.manual_optimization=false",
-}
+from tests.helpers import MODES, RecordingSink, fit, one_epoch
 
 
 class RecordingLogger(Logger):
@@ -65,25 +57,14 @@ class GradientRecorder(pl.Callback):
         self.steps.append((pl_module.step_count, grads))
 
 
-class RecordingSink(AlertSink):
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def send(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
-
-
-def _fit(config, run_dir: Path, batches: int, callbacks=()) -> tuple[pl.Trainer, RecordingLogger]:
-    pl.seed_everything(0)
-    trainer = build_trainer(
-        config, run_dir, max_epochs=1, limit_train_batches=batches, limit_val_batches=0
-    )
+def _fit_recorded(
+    config, run_dir: Path, batches: int, callbacks=()
+) -> tuple[pl.Trainer, RecordingLogger]:
+    """One epoch of ``batches`` steps, with every ``log_metrics`` call kept."""
     recording = RecordingLogger()
-    trainer.loggers = [*trainer.loggers, recording]
-    trainer.callbacks.extend(callbacks)
-    trainer.fit(SRGANModule(config), datamodule=SRDataModule(config))
+    _, trainer = fit(
+        config, run_dir, callbacks=callbacks, loggers=[recording], **one_epoch(batches)
+    )
     return trainer, recording
 
 
@@ -105,7 +86,7 @@ def test_logged_norms_equal_hand_computation(make_config, tmp_path: Path, mode, 
         f"Callbacks.gradient_norms.norm_type={norm_type}",
     )
     recorder = GradientRecorder()
-    _, recording = _fit(config, tmp_path, 5, [recorder])
+    _, recording = _fit_recorded(config, tmp_path, 5, [recorder])
 
     logged: dict[int, dict[str, float]] = {}
     for step, metrics in recording.rows:
@@ -146,7 +127,7 @@ def test_default_cadence_is_log_every_n_steps(make_config, tmp_path: Path) -> No
         "Data.batch_size=1",  # ten batches in an epoch
         "Training.g_pretrain_steps=100",  # generator only: the discriminator is not logged
     )
-    trainer, recording = _fit(config, tmp_path, 7)
+    trainer, recording = _fit_recorded(config, tmp_path, 7)
     steps = [step for step, m in recording.rows if "grad_norm/generator" in m]
     assert steps == [2, 5]
     assert not any("grad_norm/discriminator" in m for _, m in recording.rows)
@@ -172,16 +153,17 @@ def test_threshold_warnings_are_rate_limited_and_alert(
         "Callbacks.alerts.log=false",
         "Callbacks.alerts.events=[gradient_threshold]",
     )
-    pl.seed_everything(0)
-    trainer = build_trainer(
-        config, tmp_path, max_epochs=1, limit_train_batches=7, limit_val_batches=0
-    )
     sink = RecordingSink()
-    norm_logger = _norm_logger(trainer)
-    assert norm_logger.dispatcher is not None
-    norm_logger.dispatcher.sinks.append(sink)
+
+    class AttachSink(pl.Callback):
+        def on_fit_start(self, trainer, pl_module) -> None:  # before any step
+            dispatcher = _norm_logger(trainer).dispatcher
+            assert dispatcher is not None
+            dispatcher.sinks.append(sink)
+
     with caplog.at_level(logging.WARNING, logger="ganlab.callbacks.gradients"):
-        trainer.fit(SRGANModule(config), datamodule=SRDataModule(config))
+        _, trainer = fit(config, tmp_path, callbacks=[AttachSink()], **one_epoch(7))
+    norm_logger = _norm_logger(trainer)
 
     warnings = [r.getMessage() for r in caplog.records if r.name == "ganlab.callbacks.gradients"]
     assert len(warnings) == 3 and all("generator gradient norm" in w for w in warnings)
@@ -208,6 +190,6 @@ def test_norms_are_measured_before_clipping(make_config, tmp_path: Path, mode: s
         "Optimizers.gradient_clip_val=1e-9",
         "Callbacks.gradient_norms.enabled=true",
     )
-    trainer, _ = _fit(config, tmp_path, 2)
+    trainer, _ = _fit_recorded(config, tmp_path, 2)
     norms = _norm_logger(trainer).last_norms
     assert norms["grad_norm/generator"] > 1e-6 and norms["grad_norm/discriminator"] > 1e-6
