@@ -15,7 +15,7 @@ from lightning.pytorch.loggers import Logger
 
 from ganlab._lightning import pl
 from ganlab.callbacks.gradients import GradientNormLogger
-from tests.helpers import MODES, RecordingSink, fit, one_epoch
+from tests.helpers import MODES, NaNContentLoss, RecordingSink, fit, one_epoch
 
 
 class RecordingLogger(Logger):
@@ -193,3 +193,18 @@ def test_norms_are_measured_before_clipping(make_config, tmp_path: Path, mode: s
     trainer, _ = _fit_recorded(config, tmp_path, 2)
     norms = _norm_logger(trainer).last_norms
     assert norms["grad_norm/generator"] > 1e-6 and norms["grad_norm/discriminator"] > 1e-6
+
+
+def test_a_skipped_joint_step_logs_no_norms(make_config, tmp_path: Path) -> None:
+    config = make_config(
+        MODES["joint"],
+        "Callbacks.gradient_norms.enabled=true",
+        "Callbacks.gradient_norms.every_n_steps=1",
+        "Training.g_pretrain_steps=100",
+    )
+    _, recording = _fit_recorded(config, tmp_path, 3, callbacks=[NaNContentLoss({1})])
+    steps = [step for step, m in recording.rows if "grad_norm/generator" in m]
+    assert steps == [0, 2]  # step 1's loss was NaN: its zero stand-in gradients are not norms
+    assert all(
+        m["grad_norm/generator"] > 0 for _, m in recording.rows if "grad_norm/generator" in m
+    )

@@ -95,7 +95,7 @@ class GradientNormLogger(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
     ) -> None:
         step, epoch = training_position(trainer, pl_module)
-        if not self.due(step):
+        if not self.due(step) or _joint_step_skipped(pl_module):
             return
         gradients = self._gradients(pl_module, optimizer)
         if not gradients:
@@ -170,6 +170,13 @@ class GradientNormLogger(pl.Callback):
             self.dispatcher.alert(
                 "gradient_threshold", message, step=step, epoch=epoch, details=details
             )
+
+
+def _joint_step_skipped(pl_module: pl.LightningModule) -> bool:
+    """Whether the module skips this joint step for a non-finite loss: its gradients are then
+    a zero stand-in that the module drops, not gradients worth measuring."""
+    guard = getattr(pl_module, "guard", None)
+    return bool(pl_module.automatic_optimization and getattr(guard, "this_step", False))
 
 
 def _logger_step(trainer: pl.Trainer) -> int:
