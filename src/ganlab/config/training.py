@@ -286,5 +286,16 @@ class TrainingConfig(Section):
             >>> TrainingConfig(g_pretrain_steps=10, d_update_interval=2).discriminator_updates(15)
             3
         """
-        into_phase = steps - self.adversarial_start
-        return max(0, -(-into_phase // self.d_update_interval))
+        return discriminator_updates(steps, self.adversarial_start, self.d_update_interval)
+
+
+def discriminator_updates(steps: int, start: int, interval: int) -> int:
+    """Discriminator updates in the first ``steps`` generator steps when it is updated at steps
+    ``start, start + interval, ...`` (the one formula behind the phase, the R1 cadence and the
+    discriminator's own schedule clock).
+
+    Example:
+        >>> discriminator_updates(15, start=10, interval=2)
+        3
+    """
+    return max(0, -(-(steps - start) // interval))

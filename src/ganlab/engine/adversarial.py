@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ganlab.config.schema import TrainingConfig
+from ganlab.config.training import discriminator_updates
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,4 @@ class AdversarialSchedule:
 
     def discriminator_update(self, step: int) -> int:
         """The discriminator's own update number at ``step`` (updates before it)."""
-        return max(0, -(-(step - self.start) // self.d_update_interval))
+        return discriminator_updates(step, self.start, self.d_update_interval)

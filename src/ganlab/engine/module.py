@@ -31,7 +31,6 @@ from ganlab.engine.stability import (
     NonFiniteGuard,
     NonFiniteTrainingError,
     clip_gradients,
-    gradients_by_network,
     gradients_finite,
     on_every_rank,
     screen_gradients,
@@ -242,10 +241,11 @@ class SRGANModule(pl.LightningModule):
         def finite(params: list[torch.Tensor]) -> bool:
             return on_every_rank(self.trainer, gradients_finite(params), self.device)
 
-        for name in screen_gradients(optimizer, skip_all, finite if checked else None):
+        kept, dropped = screen_gradients(optimizer, skip_all, finite if checked else None)
+        for name in dropped:
             log.warning("step %d: non-finite %s gradients; skipped", self.step_count, name)
             self.guard.mark()
-        for params in gradients_by_network(optimizer).values():
+        for params in kept.values():
             clip_gradients(params, self.clip_value, self.clip_algorithm)
 
     def on_validation_model_zero_grad(self) -> None:

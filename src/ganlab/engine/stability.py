@@ -57,9 +57,9 @@ def screen_gradients(
     optimizer: torch.optim.Optimizer,
     skip_all: bool,
     finite: Callable[[list[torch.Tensor]], bool] | None,
-) -> list[str]:
-    """Drop the gradients the optimiser must not step on; return the networks dropped for
-    non-finite gradients.
+) -> tuple[dict[str, list[torch.Tensor]], list[str]]:
+    """Drop the gradients the optimiser must not step on; return the parameters that keep
+    theirs, by network, and the networks dropped for non-finite gradients.
 
     Gradients are unscaled here under 16-mixed. ``skip_all`` (a joint step whose loss was
     non-finite) drops every gradient, so the optimiser steps on nothing and its state (moments,
@@ -67,13 +67,16 @@ def screen_gradients(
     whose gradients ``finite`` rejects loses them (``finite`` is None under a gradient scaler,
     which skips overflowing steps and lowers the scale itself).
     """
+    kept: dict[str, list[torch.Tensor]] = {}
     dropped: list[str] = []
     for name, params in gradients_by_network(optimizer).items():
         if params and (skip_all or (finite is not None and not finite(params))):
             drop_gradients(params)
             if not skip_all:
                 dropped.append(name)
-    return dropped
+        else:
+            kept[name] = params
+    return kept, dropped
 
 
 def drop_gradients(params: list[torch.Tensor]) -> None:
