@@ -62,6 +62,23 @@ def test_module_applies_schedules_by_own_counter(make_config, tmp_path: Path, mo
     assert trainer.callback_metrics["lr/discriminator"].item() == pytest.approx(2e-5)
 
 
+def test_schedule_clock_steps_counts_generator_steps_for_the_discriminator(make_config) -> None:
+    own = NetworkSchedules.from_config(
+        make_config("Training.g_pretrain_steps=4", "Schedulers.discriminator.warmup_steps=10")
+    )
+    steps = NetworkSchedules.from_config(
+        make_config(
+            "Training.g_pretrain_steps=4",
+            "Schedulers.discriminator.warmup_steps=10",
+            "Schedulers.discriminator.clock=steps",
+        )
+    )
+    # step 6: the discriminator's update 2 on its own clock, generator step 6 on the other
+    assert own.factor("discriminator", 6) == pytest.approx(3 / 10)
+    assert steps.factor("discriminator", 6) == pytest.approx(7 / 10)
+    assert own.factor("generator", 6) == steps.factor("generator", 6) == 1.0
+
+
 def test_plateau_decays_after_patience(make_config) -> None:
     plateau = Plateau(ScheduleConfig(type="plateau", patience=1, gamma=0.5, mode="max"))
     for value in (10.0, 11.0, 10.5, 10.9):  # best 11; two validations without improvement
