@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import torch.distributed as dist
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, pl
 from ganlab.config import load_config
 from ganlab.distributed.tensors import full_state_dict
 from ganlab.engine import SRGANModule
@@ -48,7 +48,7 @@ def _plain(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: value.detach().cpu().clone() for name, value in state.items()}
 
 
-class Recorder(pl.Callback):
+class Recorder(Callback):
     """Records, on every rank, what the tests check; writes ``rank<N>.pt`` when training ends.
 
     Gathering FSDP shards is a collective, so every rank gathers, in the same order.
@@ -137,7 +137,7 @@ def main() -> None:
             },
             args.out / "init.pt",
         )
-    callbacks: list[pl.Callback] = [Recorder(args.out)]
+    callbacks: list[Callback] = [Recorder(args.out)]
     if args.nan_on_rank1_step is not None:
         callbacks.append(NaNContentLoss({args.nan_on_rank1_step}, rank=1))
     fit(config, args.out / "run", module, callbacks, ckpt_path=args.ckpt_path)

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, pl
 from ganlab.callbacks.alerts import AlertSink
 from ganlab.config import Config, load_config
 from ganlab.data.datamodule import SRDataModule
@@ -72,7 +72,7 @@ def fit(
     config: Config,
     run_dir: Path,
     module: SRGANModule | None = None,
-    callbacks: Iterable[pl.Callback] = (),
+    callbacks: Iterable[Callback] = (),
     ckpt_path: Path | str | None = None,
     loggers: Iterable[Any] = (),
     **trainer_kwargs: Any,
@@ -110,7 +110,7 @@ def fit(
     return module, trainer
 
 
-class NaNContentLoss(pl.Callback):
+class NaNContentLoss(Callback):
     """Makes the content loss NaN at the chosen steps and records whether each batch changed
     the generator.
 

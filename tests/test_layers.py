@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -94,9 +95,18 @@ def test_parts_import_each_other_without_cycles() -> None:
         visit(part)
 
 
-def test_only_the_compatibility_module_imports_lightning_in_the_engine() -> None:
-    # the engine reaches Lightning through ganlab._lightning (one import point)
-    for module, path in MODULES.items():
-        if _part(module) == "ganlab.engine":
-            source = path.read_text(encoding="utf-8")
-            assert "import lightning" not in source and "from lightning" not in source, module
+LIGHTNING_IMPORT = re.compile(
+    r"^\s*(from|import)\s+(lightning|pytorch_lightning|lightning_fabric)\b", re.M
+)
+
+
+def test_only_the_compatibility_module_imports_lightning() -> None:
+    # every module of the package and every test reaches Lightning through ganlab._lightning
+    sources = {module: path for module, path in MODULES.items() if module != "ganlab._lightning"}
+    sources.update({str(path): path for path in Path(__file__).parent.rglob("*.py")})
+    importing = [
+        name for name, path in sources.items() if LIGHTNING_IMPORT.search(path.read_text())
+    ]
+    assert importing == []
+    compat = MODULES["ganlab._lightning"].read_text(encoding="utf-8")
+    assert LIGHTNING_IMPORT.search(compat) is not None

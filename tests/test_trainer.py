@@ -2,9 +2,8 @@ import csv
 from pathlib import Path
 
 import torch
-from lightning.pytorch.accelerators import CPUAccelerator
-from lightning.pytorch.strategies import DDPStrategy
 
+from ganlab._lightning import CPUAccelerator, DDPStrategy
 from ganlab.trainer import build_trainer
 from tests.helpers import fit
 

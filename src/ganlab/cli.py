@@ -180,7 +180,7 @@ new timestamped default folder each would split the run)."""
 
 def _print_rank_zero(message: str) -> None:
     """Print on the first process only (every process of a multi-device run runs the CLI)."""
-    from lightning.pytorch.utilities import rank_zero_only
+    from ganlab._lightning import rank_zero_only
 
     if getattr(rank_zero_only, "rank", 0) == 0:
         print(message, flush=True)

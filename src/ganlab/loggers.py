@@ -4,26 +4,102 @@ from __future__ import annotations
 
 import csv
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
-from lightning.pytorch.loggers.csv_logs import ExperimentWriter
-from lightning.pytorch.loggers.logger import rank_zero_experiment
+import torch
+import yaml
 
+from ganlab._lightning import (
+    CSVLogger,
+    Logger,
+    TensorBoardLogger,
+    WandbLogger,
+    rank_zero_experiment,
+)
 from ganlab.config.schema import Config
 from ganlab.errors import ConfigError
 
 
-class _AppendingWriter(ExperimentWriter):
-    """Lightning's CSV writer, except that an existing ``metrics.csv`` is continued instead of
-    deleted (a resumed run keeps its history)."""
+class RunCSVWriter:
+    """Writes ``metrics.csv`` and ``hparams.yaml`` into ``log_dir``.
 
-    def _check_log_dir_exists(self) -> None:
-        path = Path(self.metrics_file_path)
-        if path.is_file():
-            with path.open(newline="") as file:
+    Rows are buffered until :meth:`save`, then appended; an existing ``metrics.csv`` is
+    continued (a resumed run keeps its history), and when a row brings a new column the file is
+    rewritten once with the widened header. The same on every Lightning line (pytorch-lightning
+    1.x rewrote the whole file from memory, dropping the rows of an earlier run).
+
+    Args:
+        log_dir: Folder of the two files (created if missing).
+    """
+
+    METRICS_FILE = "metrics.csv"
+    HPARAMS_FILE = "hparams.yaml"
+
+    def __init__(self, log_dir: str) -> None:
+        self.log_dir = log_dir
+        os.makedirs(log_dir, exist_ok=True)
+        self.metrics_file_path = os.path.join(log_dir, self.METRICS_FILE)
+        self.metrics: list[dict[str, Any]] = []
+        """Rows logged since the last :meth:`save`."""
+        self.hparams: dict[str, Any] = {}
+        self.metrics_keys: list[str] = []
+        if os.path.isfile(self.metrics_file_path):
+            with open(self.metrics_file_path, newline="") as file:
                 self.metrics_keys = next(csv.reader(file), [])
+
+    def log_hparams(self, params: dict[str, Any]) -> None:
+        """Record hyperparameters (written by :meth:`save`)."""
+        self.hparams.update(params)
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Buffer one row: the metric values (tensors as numbers) and its ``step``."""
+        row = {
+            name: value.item() if isinstance(value, torch.Tensor) else value
+            for name, value in metrics.items()
+        }
+        row["step"] = len(self.metrics) if step is None else step
+        self.metrics.append(row)
+
+    def save(self) -> None:
+        """Write ``hparams.yaml`` and append the buffered rows to ``metrics.csv``."""
+        if self.hparams:
+            with open(os.path.join(self.log_dir, self.HPARAMS_FILE), "w") as file:
+                yaml.safe_dump(_plain(self.hparams), file, sort_keys=False)
+        if not self.metrics:
+            return
+        new = sorted({name for row in self.metrics for name in row} - set(self.metrics_keys))
+        exists = os.path.isfile(self.metrics_file_path)
+        if new:
+            self.metrics_keys = sorted([*self.metrics_keys, *new])
+            if exists:
+                self._rewrite_header()
+        with open(self.metrics_file_path, "a" if exists else "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.metrics_keys)
+            if not exists:
+                writer.writeheader()
+            writer.writerows(self.metrics)
+        self.metrics = []
+
+    def _rewrite_header(self) -> None:
+        with open(self.metrics_file_path, newline="") as file:
+            rows = list(csv.DictReader(file))
+        with open(self.metrics_file_path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.metrics_keys)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with mappings, sequences, numbers and strings kept, anything else as text."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 class RunCSVLogger(CSVLogger):
@@ -33,8 +109,7 @@ class RunCSVLogger(CSVLogger):
     @rank_zero_experiment
     def experiment(self) -> Any:
         if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+            self._experiment = RunCSVWriter(log_dir=self.log_dir)  # type: ignore[assignment]
         return self._experiment
 
 
@@ -71,8 +146,6 @@ def _require(module: str, extra: str, what: str) -> None:
 def _wandb_logger(config: Config, run_dir: Path) -> Logger:
     """A W&B logger writing under ``run_dir/logs/wandb`` (offline by default: no network)."""
     _require("wandb", "wandb", "Logging.logger: wandb")
-    from lightning.pytorch.loggers import WandbLogger
-
     options = config.Logging.wandb
     folder = run_dir / "logs"
     folder.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.callbacks import ModelCheckpoint
-
-from ganlab._lightning import pl
+from ganlab._lightning import ModelCheckpoint, PrecisionPlugin, pl, trainer_arguments
 from ganlab.callbacks import EMASwap, ValidationPanels
 from ganlab.callbacks.checkpoints import PeriodicCheckpoint
 from ganlab.callbacks.extra import ExtraValidation, build_validation_hook
@@ -142,16 +140,16 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
         *kwargs.pop("plugins", []),
     ]
     precision = config.Training.lightning_precision
-    if not any(isinstance(plugin, pl.plugins.precision.Precision) for plugin in plugins):
+    if not any(isinstance(plugin, PrecisionPlugin) for plugin in plugins):
         # a precision plugin passed in (e.g. with a gradient scaler of its own) replaces it
         kwargs["precision"] = precision
-    trainer = pl.Trainer(
+    kwargs.update(
         default_root_dir=str(run_dir),
         logger=build_loggers(config, run_dir) or False,
         callbacks=build_callbacks(config, run_dir),
         plugins=plugins,
-        **kwargs,
     )
+    trainer = pl.Trainer(**trainer_arguments(kwargs))  # 2.x names as the installed Lightning
     if precision == "16-mixed" and trainer.accelerator.__class__.__name__ == "CPUAccelerator":
         log.info(
             "Training.precision=16 on CPU: Lightning runs bfloat16 autocast instead of float16 "

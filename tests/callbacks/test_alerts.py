@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import torch
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, pl
 from ganlab.callbacks.alerts import (
     AlertDispatcher,
     CommandSink,
@@ -161,7 +161,7 @@ def test_failing_webhook_is_retried_and_logged_while_training_completes(
     assert "Connection refused" in failures[0]
 
 
-class SendProbe(pl.Callback):
+class SendProbe(Callback):
     """At the end of training, whether the webhook sink's send of the alert was still running."""
 
     def __init__(self, release: threading.Event) -> None:
@@ -226,7 +226,7 @@ def test_exception_event_reaches_command(make_config, tmp_path: Path) -> None:
     command = json.dumps(_writer_command(out))
     config = make_config(f"Callbacks.alerts.command={command}", "Callbacks.alerts.log=false")
 
-    class Boom(pl.Callback):
+    class Boom(Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
             if pl_module.step_count == 2:
                 raise RuntimeError("boom at step 2")

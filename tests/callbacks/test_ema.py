@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback
 from ganlab.config import Config
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
@@ -14,7 +14,7 @@ from ganlab.trainer import build_trainer
 from tests.helpers import fit, one_epoch
 
 
-class SeenInValidation(pl.Callback):
+class SeenInValidation(Callback):
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.weights: list[torch.Tensor] = []

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 import torch
-from lightning.pytorch.loggers import Logger
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, Logger, pl
 from ganlab.callbacks.gradients import GradientNormLogger
 from tests.helpers import MODES, NaNContentLoss, RecordingSink, fit, one_epoch
 
@@ -40,7 +39,7 @@ class RecordingLogger(Logger):
         self.rows.append((step, dict(metrics)))
 
 
-class GradientRecorder(pl.Callback):
+class GradientRecorder(Callback):
     """Copies every gradient before each optimiser step, by network and parameter name."""
 
     def __init__(self) -> None:
@@ -155,7 +154,7 @@ def test_threshold_warnings_are_rate_limited_and_alert(
     )
     sink = RecordingSink()
 
-    class AttachSink(pl.Callback):
+    class AttachSink(Callback):
         def on_fit_start(self, trainer, pl_module) -> None:  # before any step
             dispatcher = _norm_logger(trainer).dispatcher
             assert dispatcher is not None

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import torch
-from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, ModelParallelStrategy
 
 import ganlab.distributed.strategy as strategies
+from ganlab._lightning import DDPStrategy, DeepSpeedStrategy, ModelParallelStrategy
 from ganlab.distributed.strategy import build_strategy, check_strategy_environment
 from ganlab.errors import ConfigError
 from ganlab.export import load_generator

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, DeepSpeedStrategy, MixedPrecision
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.engine.hooks import GeneratorStepCallback
@@ -41,7 +41,7 @@ class AfterGeneratorStep(GeneratorStepCallback):
         self.ema.append(_parameters(pl_module.ema.module))
 
 
-class Batches(pl.Callback):
+class Batches(Callback):
     """Records the HR tensor of every training batch."""
 
     def __init__(self) -> None:
@@ -159,10 +159,10 @@ def _cpu_float16(growth_interval: int = 1) -> Any:
     """Lightning's float16 mixed precision with a real gradient scaler, on the CPU; the scale
     doubles after every step, so an update between two backwards changes it."""
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10, growth_interval=growth_interval)
-    return pl.plugins.precision.MixedPrecision("16-mixed", "cpu", scaler=scaler)
+    return MixedPrecision("16-mixed", "cpu", scaler=scaler)
 
 
-class GradientsBeforeStep(pl.Callback):
+class GradientsBeforeStep(Callback):
     """Copies the (unscaled) gradients seen before every optimiser step, by network."""
 
     def __init__(self) -> None:
@@ -247,7 +247,7 @@ def test_nonfinite_joint_step_under_float16_changes_no_parameter_or_moment(
     config = make_config(MODES["joint"], "Training.g_pretrain_steps=0")
     snapshots: list[tuple[dict[str, torch.Tensor], dict[str, Any]]] = []
 
-    class PoisonSecondStep(pl.Callback):
+    class PoisonSecondStep(Callback):
         def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, idx: int) -> None:
             if idx == 1:
                 batch["hr"][0, 0, 0, 0] = float("nan")
@@ -304,7 +304,7 @@ def test_frozen_discriminator_parameters_stay_frozen(
 def test_deepspeed_nonfinite_loss_stops_with_a_message(make_config) -> None:
     config = make_config(MODES["joint"], "Training.strategy=deepspeed")
     module = SRGANModule(config)
-    strategy = pl.strategies.DeepSpeedStrategy.__new__(pl.strategies.DeepSpeedStrategy)
+    strategy = DeepSpeedStrategy.__new__(DeepSpeedStrategy)
     module._trainer = SimpleNamespace(strategy=strategy, world_size=1)  # type: ignore[assignment]
     module.log_dict = lambda *args, **kwargs: None  # type: ignore[method-assign]
     lr = torch.rand(2, 3, 8, 8)
@@ -399,7 +399,7 @@ def test_optimizer_is_untoggled_when_a_loss_raises(make_config, tmp_path: Path) 
     module.gan_objective.discriminator_step_loss = broken  # type: ignore[method-assign]
     flags: dict[str, bool] = {}
 
-    class Flags(pl.Callback):
+    class Flags(Callback):
         def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
             flags.update({n: p.requires_grad for n, p in pl_module.named_parameters()})
 

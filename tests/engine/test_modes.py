@@ -8,13 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback
 from ganlab.engine import SRGANModule
 from ganlab.engine.module import NonFiniteTrainingError, resolve_manual_optimization
 from tests.helpers import MODES, NaNContentLoss, fit, one_epoch
 
 
-class Recorder(pl.Callback):
+class Recorder(Callback):
     """Keeps copies of the batches and of the gradients seen before each optimiser step."""
 
     def __init__(self) -> None:
@@ -242,7 +242,7 @@ def test_resume_continues_counter_phase_and_ema(make_config, tmp_path: Path, mod
     resumed = SRGANModule(make_config(*overrides))
     seen: dict[str, object] = {}
 
-    class AtStart(pl.Callback):
+    class AtStart(Callback):
         def on_train_start(self, trainer, pl_module) -> None:
             seen["step"] = pl_module.step_count
             seen["active"] = pl_module.adversarial_active

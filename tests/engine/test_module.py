@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.engine.checkpoint import load_weights
@@ -39,7 +39,7 @@ def test_adversarial_phase_updates_discriminator(make_config, tmp_path: Path) ->
     assert module.adversarial_active and _changed(d_before, module.discriminator)
 
 
-class _DiscriminatorWatch(pl.Callback):
+class _DiscriminatorWatch(Callback):
     """Records the batches in which discriminator parameters (not BN buffers) changed."""
 
     def __init__(self) -> None:

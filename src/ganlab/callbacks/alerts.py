@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ganlab._lightning import pl
+from ganlab._lightning import pl, rank_zero_only
 from ganlab.callbacks.alert_events import AlertDeliveryError, Event, encode_event, make_event
 from ganlab.callbacks.alert_sinks import AlertSink, CommandSink, LogSink, WebhookSink
 
@@ -195,7 +195,7 @@ class AlertDispatcher:
 
 
 def _global_rank() -> int:
-    return int(getattr(pl.utilities.rank_zero_only, "rank", 0) or 0)
+    return int(getattr(rank_zero_only, "rank", 0) or 0)
 
 
 def training_position(trainer: pl.Trainer, pl_module: pl.LightningModule) -> tuple[int, int]:

@@ -7,11 +7,11 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, pl
 from ganlab.engine.ema import GeneratorEMA
 
 
-class EMASwap(pl.Callback):
+class EMASwap(Callback):
     """Loads the EMA weights into the generator before validation, test and prediction, and
     restores the raw (trained) weights afterwards, also when an exception interrupts them.
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, pl
 from ganlab.config.schema import ExtraValidationConfig
 from ganlab.errors import ConfigError
 from ganlab.registry import import_object
@@ -107,7 +107,7 @@ def build_validation_hook(entry: ExtraValidationConfig, index: int) -> Validatio
         ) from None
 
 
-class ExtraValidation(pl.Callback):
+class ExtraValidation(Callback):
     """Runs :class:`ValidationHook` objects over validation and logs what they compute.
 
     Args:

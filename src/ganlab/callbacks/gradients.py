@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, logged_batches, pl
 from ganlab.callbacks.alerts import AlertDispatcher, training_position
 from ganlab.distributed.tensors import full_tensor
 
@@ -18,7 +18,7 @@ FALLBACK_EVERY_N_STEPS = 50
 """Measurement interval when ``every_n_steps`` is unset and ``log_every_n_steps`` is 0."""
 
 
-class GradientNormLogger(pl.Callback):
+class GradientNormLogger(Callback):
     """Log each network's total gradient p-norm as ``grad_norm/generator`` and
     ``grad_norm/discriminator`` (and ``grad_norm/<network>/<parameter>`` with ``per_layer``).
 
@@ -183,5 +183,4 @@ def _logger_step(trainer: pl.Trainer) -> int:
     """The step Lightning gives the loggers for this batch's training scalars, so the norms
     share their x axis (Lightning counts batches that stepped, not ``global_step``, which
     counts both optimisers in the alternating mode)."""
-    epoch_loop = trainer.fit_loop.epoch_loop
-    return int(getattr(epoch_loop, "_batches_that_stepped", trainer.global_step))
+    return logged_batches(trainer)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, TensorBoardLogger, WandbLogger, pl
 
 
 def _networks(pl_module: pl.LightningModule) -> dict[str, nn.Module]:
@@ -19,7 +19,7 @@ def _networks(pl_module: pl.LightningModule) -> dict[str, nn.Module]:
     }
 
 
-class Histograms(pl.Callback):
+class Histograms(Callback):
     """At each validation during fit, log a histogram of every parameter of the generator and
     discriminator (``weights/<network>/<parameter>``); on the first optimiser step after it,
     one of every gradient (``gradients/<network>/<parameter>``, before clipping).
@@ -33,8 +33,6 @@ class Histograms(pl.Callback):
 
     @staticmethod
     def _targets(trainer: pl.Trainer) -> list[Any]:
-        from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
-
         return [
             logger
             for logger in trainer.loggers
@@ -43,8 +41,6 @@ class Histograms(pl.Callback):
 
     @staticmethod
     def _write(trainer: pl.Trainer, tensors: dict[str, torch.Tensor]) -> None:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
         step = trainer.global_step
         for logger in Histograms._targets(trainer):
             if isinstance(logger, TensorBoardLogger):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, pl
 
 
-class LearningRateLogger(pl.Callback):
+class LearningRateLogger(Callback):
     """Log each network's current learning rate at every logged training step.
 
     The module names its parameter groups ``generator`` and ``discriminator`` (both in one

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, TensorBoardLogger, WandbLogger, pl
 
 
 def stretch(image: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -45,8 +45,6 @@ def render_panel(rows: list[dict[str, torch.Tensor]], bands: list[int], scale: i
 def log_image(trainer: pl.Trainer, name: str, image: np.ndarray, step: int) -> None:
     """Send a uint8 ``[H, W, C]`` (or ``[H, W]``) image to every image-capable active logger:
     TensorBoard (``add_image``) and W&B (``log_image``); other loggers are skipped."""
-    from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
-
     rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
@@ -55,7 +53,7 @@ def log_image(trainer: pl.Trainer, name: str, image: np.ndarray, step: int) -> N
             logger.log_image(key=name, images=[rgb], step=step)
 
 
-class ValidationPanels(pl.Callback):
+class ValidationPanels(Callback):
     """Write ``panels/step_NNNNNN.png`` in the run folder after each validation, and send the
     panel as ``val/panel`` to TensorBoard and W&B when they are active.
 

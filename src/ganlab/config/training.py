@@ -243,7 +243,7 @@ class TrainingConfig(Section):
     def _known_strategy(cls, value: str) -> str:
         if value in PRODUCT_STRATEGIES:
             return value
-        from lightning.pytorch.strategies import StrategyRegistry
+        from ganlab._lightning import StrategyRegistry
 
         available = StrategyRegistry.available_strategies()
         if value not in available:
@@ -258,11 +258,33 @@ class TrainingConfig(Section):
 
     @model_validator(mode="after")
     def _deepspeed_needs_joint_mode(self) -> TrainingConfig:
-        if self.strategy == "deepspeed" and self.manual_optimization:
+        from ganlab._lightning import IS_LIGHTNING_2
+
+        manual = self.manual_optimization
+        if self.strategy == "deepspeed" and (manual or (manual is None and not IS_LIGHTNING_2)):
             raise ValueError(
                 "strategy deepspeed takes exactly one optimiser, so it needs the joint mode; "
-                "set manual_optimization: false (or leave it unset on Lightning >= 2)"
+                "set manual_optimization: false (unset, it means true on Lightning 1.x)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _available_on_installed_lightning(self) -> TrainingConfig:
+        from ganlab._lightning import LIGHTNING_VERSION, missing_feature, trainer_precision
+
+        if self.strategy == "fsdp":
+            needed = missing_feature("fsdp")
+            if needed is not None:
+                raise ValueError(
+                    f"strategy fsdp (FSDP2 through Lightning's ModelParallelStrategy) needs "
+                    f"Lightning >= {needed}, but pytorch-lightning {LIGHTNING_VERSION} is "
+                    'installed; use strategy ddp, or upgrade: pip install -U "pytorch-lightning'
+                    f'>={needed}"'
+                )
+        try:
+            trainer_precision(self.lightning_precision)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     @property

@@ -17,18 +17,20 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
-from lightning.pytorch.strategies import DDPStrategy, ModelParallelStrategy, Strategy
 
+from ganlab._lightning import (
+    DDPStrategy,
+    DeepSpeedStrategy,
+    ModelParallelStrategy,
+    Strategy,
+)
 from ganlab.config.schema import Config
 from ganlab.distributed.sharding import FSDP_DTYPES as _FSDP_DTYPES
 from ganlab.distributed.sharding import TRUE_DTYPES as _TRUE_DTYPES
 from ganlab.errors import ConfigError
-
-if TYPE_CHECKING:
-    from lightning.pytorch.strategies import DeepSpeedStrategy
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +165,6 @@ def deepspeed_strategy(config: Config) -> DeepSpeedStrategy:
             (DeepSpeed clips by norm only), or the EMA is combined with ZeRO stage 3.
     """
     _require_deepspeed()
-    from lightning.pytorch.strategies import DeepSpeedStrategy
 
     options = config.Training.deepspeed
     if options.stage == 3 and config.Training.EMA.enabled:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ganlab._lightning import pl
+from ganlab._lightning import Callback, pl
 
 
-class GeneratorStepCallback(pl.Callback):
+class GeneratorStepCallback(Callback):
     """A Lightning callback that also hears about every completed generator step.
 
     :class:`ganlab.engine.SRGANModule` calls :meth:`on_generator_step` after each optimiser

@@ -15,7 +15,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganlab._lightning import IS_LIGHTNING_2, LIGHTNING_VERSION, pl, rank_zero_info
+from ganlab._lightning import (
+    IS_LIGHTNING_2,
+    LIGHTNING_VERSION,
+    LightningModule,
+    is_model_parallel,
+    rank_zero_info,
+)
 from ganlab.config.load import validate_config
 from ganlab.config.schema import Config
 from ganlab.data.normalizers import build_normalizers
@@ -73,7 +79,7 @@ def _summary(generator: nn.Module, discriminator: nn.Module, config: Config) -> 
     )
 
 
-class SRGANModule(pl.LightningModule):
+class SRGANModule(LightningModule):
     """Generator + discriminator trained as an SR-GAN.
 
     Every step: normalise LR/HR -> ``sr = generator(lr)`` -> content loss; in the adversarial
@@ -134,9 +140,7 @@ class SRGANModule(pl.LightningModule):
     def configure_model(self) -> None:
         """Lightning's hook for parallelism: under ``Training.strategy: fsdp`` shard both
         networks with FSDP2 over the data-parallel mesh (:class:`ShardingPlan`)."""
-        if self._trainer is None or not isinstance(
-            self.trainer.strategy, pl.strategies.ModelParallelStrategy
-        ):
+        if self._trainer is None or not is_model_parallel(self.trainer.strategy):
             return
         if self.device_mesh is None:
             raise RuntimeError("ModelParallelStrategy set no device mesh before configure_model")

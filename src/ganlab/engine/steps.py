@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ganlab._lightning import pl
+from ganlab._lightning import DeepSpeedStrategy, LightningModule
 from ganlab.engine.amp import gradient_scaler, one_scale_update
 from ganlab.engine.stability import NonFiniteTrainingError
 
@@ -130,7 +130,7 @@ class AlternatingStep(GANStep):
 
 
 @contextlib.contextmanager
-def toggled(module: pl.LightningModule, optimizer: Any) -> Iterator[None]:
+def toggled(module: LightningModule, optimizer: Any) -> Iterator[None]:
     """Lightning's ``toggle_optimizer`` for the block; ``untoggle_optimizer`` also on error."""
     module.toggle_optimizer(optimizer)
     try:
@@ -166,7 +166,7 @@ class JointStep(GANStep):
         total = total + g_loss
         if module.finite(total, "loss"):
             return total  # Lightning divides by accumulate_grad_batches itself
-        if isinstance(module.trainer.strategy, pl.strategies.DeepSpeedStrategy):
+        if isinstance(module.trainer.strategy, DeepSpeedStrategy):
             raise NonFiniteTrainingError(
                 f"step {module.step_count}: non-finite loss under Training.strategy=deepspeed. "
                 "DeepSpeed's engine cannot skip a step Lightning has started, so "
