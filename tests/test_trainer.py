@@ -3,7 +3,7 @@ from pathlib import Path
 
 import torch
 
-from ganlab._lightning import CPUAccelerator, DDPStrategy
+from ganlab._lightning import CPUAccelerator, DDPStrategy, StrategyRegistry
 from ganlab.trainer import build_trainer
 from tests.helpers import fit
 
@@ -71,7 +71,7 @@ def test_trainer_block_placement_moves_to_the_training_keys(make_config, tmp_pat
     assert config.Training.devices == 3 and config.Training.strategy == "ddp_spawn"
     assert "devices" not in config.Trainer and "strategy" not in config.Trainer
     trainer = build_trainer(config, tmp_path)
-    assert type(trainer.strategy) is DDPStrategy
+    assert type(trainer.strategy) is StrategyRegistry["ddp_spawn"]["strategy"]
     assert trainer.strategy._start_method == "spawn"
     assert trainer.num_devices == 3
 

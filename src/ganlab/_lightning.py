@@ -61,11 +61,15 @@ if IS_LIGHTNING_2:
     from pytorch_lightning.strategies import ModelParallelStrategy
 else:
     from pytorch_lightning.plugins.precision import (  # type: ignore[attr-defined,no-redef]
-        MixedPrecisionPlugin as MixedPrecision,
-    )
-    from pytorch_lightning.plugins.precision import (  # type: ignore[attr-defined,no-redef]
+        MixedPrecisionPlugin,
         PrecisionPlugin,
     )
+
+    class MixedPrecision(MixedPrecisionPlugin):  # type: ignore[no-redef]
+        """1.x ``MixedPrecisionPlugin`` taking the 2.x precision names (``16-mixed``)."""
+
+        def __init__(self, precision: str, device: str, scaler: Any = None) -> None:
+            super().__init__(trainer_precision(precision), device, scaler)
 
     class ModelParallelStrategy(Strategy):  # type: ignore[no-redef]
         """Stand-in on 1.x, where Lightning has no ``ModelParallelStrategy`` (2.4+)."""
@@ -162,6 +166,12 @@ def trainer_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
             if new in kwargs:
                 kwargs[old] = kwargs.pop(new)
     return kwargs
+
+
+def new_trainer(**kwargs: Any) -> pl.Trainer:
+    """A ``Trainer`` from keyword arguments written with 2.x names (see
+    :func:`trainer_arguments`)."""
+    return pl.Trainer(**trainer_arguments(kwargs))
 
 
 def is_model_parallel(strategy: Any) -> bool:
@@ -295,6 +305,7 @@ __all__ = [
     "is_model_parallel",
     "logged_batches",
     "missing_feature",
+    "new_trainer",
     "pl",
     "rank_zero_experiment",
     "rank_zero_info",

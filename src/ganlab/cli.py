@@ -244,7 +244,7 @@ def command_train(args: argparse.Namespace) -> int:
 
 def command_validate(args: argparse.Namespace) -> int:
     """``ganlab validate``."""
-    from ganlab._lightning import pl
+    from ganlab._lightning import new_trainer
     from ganlab.data.datamodule import SRDataModule
     from ganlab.engine import SRGANModule
     from ganlab.engine.checkpoint import load_weights
@@ -262,10 +262,10 @@ def command_validate(args: argparse.Namespace) -> int:
     elif args.raw is False and config.Training.EMA.enabled:
         log.warning("checkpoint %s holds no EMA weights; validating the raw ones", args.checkpoint)
     passed = {k: v for k, v in config.Trainer.items() if k in EVALUATION_TRAINER_ARGUMENTS}
-    trainer = pl.Trainer(
+    trainer = new_trainer(
         accelerator=config.Training.accelerator,
         devices=1,
-        precision=config.Training.lightning_precision,  # type: ignore[arg-type]
+        precision=config.Training.lightning_precision,
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,

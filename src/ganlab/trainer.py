@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ganlab._lightning import ModelCheckpoint, PrecisionPlugin, pl, trainer_arguments
+from ganlab._lightning import ModelCheckpoint, PrecisionPlugin, new_trainer, pl
 from ganlab.callbacks import EMASwap, ValidationPanels
 from ganlab.callbacks.checkpoints import PeriodicCheckpoint
 from ganlab.callbacks.extra import ExtraValidation, build_validation_hook
@@ -149,7 +149,7 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
         callbacks=build_callbacks(config, run_dir),
         plugins=plugins,
     )
-    trainer = pl.Trainer(**trainer_arguments(kwargs))  # 2.x names as the installed Lightning
+    trainer = new_trainer(**kwargs)
     if precision == "16-mixed" and trainer.accelerator.__class__.__name__ == "CPUAccelerator":
         log.info(
             "Training.precision=16 on CPU: Lightning runs bfloat16 autocast instead of float16 "

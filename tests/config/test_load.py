@@ -122,8 +122,8 @@ def test_trainer_arguments_with_own_keys_follow_one_precedence_rule(caplog) -> N
 
 
 def test_unknown_strategy_names_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"'dpp' is not a strategy.*did you mean ddp\?"):
-        load_config(None, ["Training.strategy=dpp"])
+    with pytest.raises(ConfigError, match=r"'ddpp' is not a strategy.*did you mean ddp\?"):
+        load_config(None, ["Training.strategy=ddpp"])
     assert load_config(None, ["Training.strategy=ddp_spawn"]).Training.strategy == "ddp_spawn"
 
 

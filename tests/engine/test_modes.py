@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlab._lightning import Callback
+from ganlab._lightning import IS_LIGHTNING_2, LIGHTNING_VERSION, Callback
 from ganlab.engine import SRGANModule
 from ganlab.engine.module import NonFiniteTrainingError, resolve_manual_optimization
 from tests.helpers import MODES, NaNContentLoss, fit, one_epoch
@@ -38,7 +38,16 @@ def test_mode_resolution() -> None:
     assert resolve_manual_optimization(True)[0] is True
     assert resolve_manual_optimization(False)[0] is False
     manual, reason = resolve_manual_optimization(None)
-    assert manual is False and "unset" in reason  # Lightning >= 2 installed here
+    # unset: joint (automatic) on Lightning >= 2, alternating (manual) on 1.x
+    assert manual is (not IS_LIGHTNING_2)
+    assert f"unset and Lightning {LIGHTNING_VERSION} {'<' if manual else '>='} 2" in reason
+
+
+@pytest.mark.parametrize("lightning_2", [True, False])
+def test_unset_mode_follows_the_lightning_major_version(monkeypatch, lightning_2: bool) -> None:
+    monkeypatch.setattr("ganlab.engine.module.IS_LIGHTNING_2", lightning_2)
+    assert resolve_manual_optimization(None)[0] is (not lightning_2)
+    assert resolve_manual_optimization(lightning_2)[0] is lightning_2  # a set value wins
 
 
 def test_manual_mode_equals_plain_pytorch_loop(make_config, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from ganlab.engine import SRGANModule
 from ganlab.engine.checkpoint import load_weights
 from ganlab.errors import CheckpointError
 from ganlab.trainer import build_trainer
-from tests.helpers import fit, one_epoch
+from tests.helpers import MODES, fit, one_epoch
 
 
 def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -54,9 +54,13 @@ class _DiscriminatorWatch(Callback):
             self.changed_at.append(batch_idx)
 
 
-def test_discriminator_cadence(make_config, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_discriminator_updates_at_the_configured_cadence_in_both_modes(
+    make_config, tmp_path: Path, mode: str
+) -> None:
+    # on every Lightning line, also the joint (automatic) mode forced on Lightning 1.x
     config = make_config(
-        "Training.g_pretrain_steps=2", "Training.d_update_interval=3", "Data.repeats=4"
+        MODES[mode], "Training.g_pretrain_steps=2", "Training.d_update_interval=3", "Data.repeats=4"
     )
     module = SRGANModule(config)
     assert [module.discriminator_due(s) for s in range(9)] == [

@@ -16,7 +16,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder from 6 real steps: 3 of pretraining, 3 adversarial, validation every 2,
     learning rates and gradient norms logged."""
     config = tiny_config(
-        "Trainer.max_steps=6",
+        "Training.max_steps=6",
         "Training.g_pretrain_steps=3",
         "Trainer.limit_val_batches=2",
         "Trainer.val_check_interval=2",
