@@ -1,12 +1,23 @@
 # Two commands for a newcomer: `make demo` (quickstart training) and `make test`.
-# Both create .venv and install torch 2.13.0 (CPU) first, then the package.
+# Both create .venv and install torch 2.13.0 (CPU) first, then the package (on Lightning 2.x).
+# `make test` also creates .venv-pl19 (the same with pytorch-lightning 1.9.5) and runs the
+# engine, trainer, resume, CLI and EMA tests there, and the cross-line tests between the two.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEEPSPEED_SPEC ?= deepspeed==0.19.8
+# the Lightning 1.x environment: pytorch-lightning 1.9 needs pkg_resources (setuptools < 81)
+PL1_VENV ?= .venv-pl19
+PL1_BIN := $(PL1_VENV)/bin
+PL1_SPEC ?= pytorch-lightning==1.9.5
+# what runs on Lightning 1.x: engine, trainer, checkpoint/resume, CLI quickstart, EMA swap,
+# config, loggers, report, the layer rules and the version tests
+PL1_TESTS ?= tests/engine tests/test_trainer.py tests/test_cli.py tests/callbacks/test_ema.py \
+	tests/test_lightning_versions.py tests/config tests/test_layers.py tests/test_loggers.py \
+	tests/report
 
-.PHONY: setup demo test lint clean
+.PHONY: setup setup-lightning1 demo test test-lightning1 lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +34,33 @@ $(VENV)/.setup-stamp: $(BIN)/python pyproject.toml
 
 setup: $(VENV)/.setup-stamp
 
+$(PL1_BIN)/python:
+	$(PYTHON) -m venv $(PL1_VENV)
+
+$(PL1_VENV)/.setup-stamp: $(PL1_BIN)/python pyproject.toml
+	$(PL1_BIN)/pip install --quiet --upgrade pip
+	$(PL1_BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(PL1_BIN)/pip install --quiet "$(PL1_SPEC)" "setuptools<81"
+	# the package's requirement admits 1.9.5, so pip keeps it
+	$(PL1_BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup-lightning1: $(PL1_VENV)/.setup-stamp
+
 # each demo starts over: ganlab refuses to start a fresh run in a folder that holds checkpoints
 demo: setup
 	rm -rf runs/quickstart
 	$(BIN)/ganlab train --config configs/quickstart.yaml --run-dir runs/quickstart
 	$(BIN)/ganlab report runs/quickstart
 
-test: setup
-	$(BIN)/python -m pytest -q
+# the full suite on Lightning 2.x, then the 1.x subset; each names the other's Python for the
+# tests that carry exports and checkpoints from one line to the other
+test: setup setup-lightning1
+	GANLAB_OTHER_LIGHTNING_PYTHON=$(PL1_BIN)/python $(BIN)/python -m pytest -q
+	$(MAKE) test-lightning1
+
+test-lightning1: setup setup-lightning1
+	GANLAB_OTHER_LIGHTNING_PYTHON=$(BIN)/python $(PL1_BIN)/python -m pytest -q $(PL1_TESTS)
 
 lint: setup
 	$(BIN)/ruff check src tests
@@ -38,4 +68,4 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(PL1_VENV) runs

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from packaging.version import Version
 
-from ganlab._lightning import TorchCheckpointIO, pl
+from ganlab._lightning import IS_LIGHTNING_2, LIGHTNING_VERSION, TorchCheckpointIO, pl
 from ganlab.errors import CheckpointError
 from ganlab.export import read_export, remove_checkpoint_exports, write_checkpoint_exports
 from ganlab.models.prepare import unwrapped
@@ -91,10 +92,61 @@ def load_weights(module: pl.LightningModule, path: str | Path) -> dict[str, Any]
 
 
 def check_resumable(module: pl.LightningModule, path: str | Path) -> None:
-    """Fail before training when the checkpoint to resume does not fit the configured model
-    (Lightning would only notice after setting everything up)."""
+    """Fail before training when the checkpoint to resume does not fit the configured model,
+    the optimisation mode or the installed Lightning (Lightning would only notice after setting
+    everything up, or not at all).
+
+    Raises:
+        CheckpointError: Weights that do not fit, another optimisation mode, or a checkpoint of
+            Lightning 2.x resumed under 1.x.
+    """
     checkpoint = read_checkpoint(path)
     _check_fits(module.state_dict(), checkpoint["state_dict"], path)
+    problem = resume_problem(checkpoint, not module.automatic_optimization, path)
+    if problem is not None:
+        raise CheckpointError(problem)
+
+
+def _mode_name(manual: bool) -> str:
+    return "alternating (manual, two optimisers)" if manual else "joint (automatic, one optimiser)"
+
+
+def checkpoint_mode(checkpoint: dict[str, Any]) -> bool | None:
+    """Whether the checkpoint was trained in the alternating (manual) mode: as recorded, else
+    from its number of optimiser states (None when it holds none)."""
+    recorded = (checkpoint.get("ganlab") or {}).get("manual_optimization")
+    if recorded is not None:
+        return bool(recorded)
+    states = checkpoint.get("optimizer_states") or []
+    return None if not states else len(states) == 2
+
+
+def resume_problem(checkpoint: dict[str, Any], manual: bool, path: str | Path) -> str | None:
+    """Why this run cannot resume ``checkpoint`` (None: it can).
+
+    A checkpoint resumes only in the optimisation mode it was trained in (the optimiser states
+    differ), and a checkpoint of Lightning 2.x does not resume under 1.x: its loop state has
+    another layout, which 1.x would read as a fresh start of its step counters. Lightning 2.x
+    upgrades 1.x checkpoints itself.
+    """
+    written = checkpoint.get("pytorch-lightning_version")
+    if written is not None and Version(str(written)).major >= 2 and not IS_LIGHTNING_2:
+        return (
+            f"checkpoint {path} was written by Lightning {written}; pytorch-lightning "
+            f"{LIGHTNING_VERSION} cannot resume it (the loop state of 2.x has another layout, "
+            "and the step counters would restart). Resume it with pytorch-lightning >= 2.6, "
+            "or start a new run from its weights: --set Model.load_checkpoint=" + str(path)
+        )
+    trained = checkpoint_mode(checkpoint)
+    if trained is not None and trained != manual:
+        return (
+            f"checkpoint {path} was trained in the {_mode_name(trained)} mode, but this run "
+            f"uses the {_mode_name(manual)} mode; set Training.manual_optimization: "
+            f"{str(trained).lower()} to resume it (unset, the mode follows the installed "
+            "Lightning: joint on >= 2, alternating on 1.x), or start a new run from its "
+            "weights with Model.load_checkpoint"
+        )
+    return None
 
 
 def _check_fits(own: dict[str, Any], state: dict[str, Any], path: str | Path) -> None:

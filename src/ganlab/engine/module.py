@@ -28,6 +28,7 @@ from ganlab.data.normalizers import build_normalizers
 from ganlab.distributed.sharding import ShardingPlan
 from ganlab.engine.adversarial import AdversarialSchedule
 from ganlab.engine.amp import gradient_scaler
+from ganlab.engine.checkpoint import resume_problem
 from ganlab.engine.ema import GeneratorEMA, generator_copy
 from ganlab.engine.hooks import GeneratorStepCallback
 from ganlab.engine.optimizers import apply_optimizer_settings, build_optimizer, network_groups
@@ -43,6 +44,7 @@ from ganlab.engine.stability import (
 )
 from ganlab.engine.steps import AlternatingStep, GANStep, JointStep
 from ganlab.engine.validation import validation_outputs, validation_values
+from ganlab.errors import CheckpointError
 from ganlab.export import generator_description
 from ganlab.losses import ContentLoss, GANObjective
 from ganlab.metrics import ImageQuality
@@ -299,6 +301,7 @@ class SRGANModule(LightningModule):
         """Store the own counters, non-finite counts, plateau states, the EMA, every rank's
         random states and what rebuilds the generator (for the exports, :mod:`ganlab.export`)."""
         checkpoint["ganlab"] = {
+            "manual_optimization": not self.automatic_optimization,
             "step_count": self.step_count,
             "batches_seen": self.batches_seen,
             **self.guard.state_dict(),
@@ -312,6 +315,10 @@ class SRGANModule(LightningModule):
         """Restore what :meth:`on_save_checkpoint` stored (random states in
         :meth:`on_train_start`, once Lightning's set-up has drawn what it draws)."""
         state = checkpoint.get("ganlab", {})
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            problem = resume_problem(checkpoint, not self.automatic_optimization, "to resume")
+            if problem is not None:
+                raise CheckpointError(problem)
         self._resumed = True
         self.step_count = int(state.get("step_count", 0))
         self.batches_seen = int(state.get("batches_seen", 0))
