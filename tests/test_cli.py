@@ -246,3 +246,19 @@ def test_validate_uses_the_ema_generator_like_training_does(
     assert raw["weights"] == "raw" and raw["psnr"] != pytest.approx(with_ema["psnr"], rel=1e-6)
     assert main(validate) == 0
     assert "(EMA weights)" in capsys.readouterr().out
+
+
+def test_version_names_the_installed_lightning_and_torch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import torch
+
+    from ganlab._lightning import pl
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("ganlab ")
+    assert f"pytorch-lightning {pl.__version__}" in line
+    assert f"torch {torch.__version__}" in line

@@ -36,13 +36,27 @@ def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> No
     )
 
 
+def _version_line() -> str:
+    """``ganlab X (pytorch-lightning Y, torch Z)``, read from the installed distributions
+    without importing them (quick)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for name in ("pytorch-lightning", "torch"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    return f"ganlab {__version__} ({', '.join(parts)})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     parser = argparse.ArgumentParser(
         prog="ganlab",
         description="Train and evaluate GAN super-resolution models from one YAML file.",
     )
-    parser.add_argument("--version", action="version", version=f"ganlab {__version__}")
+    parser.add_argument("--version", action="version", version=_version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser(
