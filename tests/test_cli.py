@@ -262,3 +262,22 @@ def test_version_names_the_installed_lightning_and_torch(
     assert line.startswith("ganlab ")
     assert f"pytorch-lightning {pl.__version__}" in line
     assert f"torch {torch.__version__}" in line
+
+
+def test_ctrl_c_during_training_exits_130_without_the_final_validation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lightning 1.x returns from fit as if training had finished, 2.x calls sys.exit(1)
+    from ganlab import trainer as trainer_module
+    from ganlab._lightning import Callback
+
+    class CtrlC(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            raise KeyboardInterrupt
+
+    build = trainer_module.build_callbacks
+    monkeypatch.setattr(trainer_module, "build_callbacks", lambda *args: [*build(*args), CtrlC()])
+    assert main(_train_args(tmp_path / "run", "Trainer.max_epochs=1")) == 130
+    captured = capsys.readouterr()
+    assert "ganlab: interrupted" in captured.err
+    assert "Validation on" not in captured.out

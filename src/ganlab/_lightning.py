@@ -174,9 +174,29 @@ def new_trainer(**kwargs: Any) -> pl.Trainer:
     return pl.Trainer(**trainer_arguments(kwargs))
 
 
+def run_fit(trainer: pl.Trainer, model: pl.LightningModule, **kwargs: Any) -> None:
+    """``trainer.fit(model, **kwargs)``, ending in ``KeyboardInterrupt`` when interrupted, on
+    both lines (after Ctrl-C, 1.x returns as if training had finished and 2.x exits with
+    ``sys.exit(1)``; Lightning has run the ``on_exception`` hooks either way)."""
+    try:
+        trainer.fit(model, **kwargs)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+
+
 def is_model_parallel(strategy: Any) -> bool:
     """Whether ``strategy`` is Lightning's ``ModelParallelStrategy`` (never on 1.x)."""
     return isinstance(strategy, ModelParallelStrategy)
+
+
+def is_last_batch(trainer: pl.Trainer, batch_idx: int) -> bool:
+    """Whether batch ``batch_idx`` is the epoch's last, also when ``limit_train_batches`` cuts
+    the epoch (1.x's ``trainer.is_last_batch`` only turns true when the loader runs out)."""
+    return bool(trainer.is_last_batch) or batch_idx + 1 >= trainer.num_training_batches
 
 
 def logged_batches(trainer: pl.Trainer) -> int:
@@ -213,18 +233,42 @@ class Callback(pl.Callback):
             cls.on_before_optimizer_step = _drop_optimizer_index(hook, 3)  # type: ignore[method-assign]
 
 
+def complete_loop_state(trainer: Any, checkpoint: dict[str, Any]) -> None:
+    """Call from ``on_save_checkpoint``. On 1.x, a checkpoint saved from ``on_train_batch_end``
+    gets the batch and logger-step counts Lightning adds right after that hook, as 2.x adds
+    them on restore; otherwise a resumed 1.x run repeats the batch index (shifting
+    accumulation windows) and the logger step. Nothing to do on 2.x."""
+    if IS_LIGHTNING_2:
+        return
+    fit = (checkpoint.get("loops") or {}).get("fit_loop")
+    if fit is None or trainer is None or trainer.state.fn != "fit" or not trainer.training:
+        return
+    epoch_loop = trainer.fit_loop.epoch_loop
+    current = epoch_loop.batch_progress.current
+    if current.processed <= current.completed:  # not between a batch and its end
+        return
+    saved = fit["epoch_loop.batch_progress"]
+    for part in ("total", "current"):
+        saved[part]["completed"] = saved[part]["processed"]
+    if not epoch_loop._should_accumulate():
+        fit["epoch_loop.state_dict"]["_batches_that_stepped"] += 1
+
+
 class LightningModule(pl.LightningModule):
     """Lightning's ``LightningModule`` with the 2.x API on every line.
 
     On 1.x: ``toggle_optimizer``/``untoggle_optimizer`` take the optimiser,
     ``on_before_optimizer_step`` gets no optimiser index, and the gradients zeroed when
-    validation starts go through ``on_validation_model_zero_grad`` as on 2.x.
+    validation starts go through ``on_validation_model_zero_grad``, as on 2.x (see also
+    :func:`complete_loop_state`).
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if IS_LIGHTNING_2:
+            return
         hook = cls.__dict__.get("on_before_optimizer_step")
-        if not IS_LIGHTNING_2 and hook is not None:
+        if hook is not None:
             cls.on_before_optimizer_step = _drop_optimizer_index(hook, 1)  # type: ignore[method-assign]
 
     if not IS_LIGHTNING_2:
@@ -302,6 +346,8 @@ __all__ = [
     "TensorBoardLogger",
     "TorchCheckpointIO",
     "WandbLogger",
+    "complete_loop_state",
+    "is_last_batch",
     "is_model_parallel",
     "logged_batches",
     "missing_feature",
@@ -310,6 +356,7 @@ __all__ = [
     "rank_zero_experiment",
     "rank_zero_info",
     "rank_zero_only",
+    "run_fit",
     "trainer_argument_names",
     "trainer_arguments",
     "trainer_precision",

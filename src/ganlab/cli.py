@@ -204,7 +204,7 @@ def command_train(args: argparse.Namespace) -> int:
     """``ganlab train``."""
     import os
 
-    from ganlab._lightning import pl
+    from ganlab._lightning import pl, run_fit
     from ganlab.data.datamodule import SRDataModule
     from ganlab.distributed.strategy import check_strategy_environment
     from ganlab.engine import SRGANModule
@@ -232,7 +232,8 @@ def command_train(args: argparse.Namespace) -> int:
     _print_rank_zero(f"Run folder: {run_dir}")
     if trainer.is_global_zero:
         prepare_run_dir(config, run_dir)
-    trainer.fit(
+    run_fit(
+        trainer,
         module,
         datamodule=datamodule,
         ckpt_path=str(resume_from) if resume_from is not None else None,

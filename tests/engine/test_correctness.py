@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab._lightning import Callback, DeepSpeedStrategy, MixedPrecision
+from ganlab._lightning import Callback, DeepSpeedStrategy, MixedPrecision, logged_batches
 from ganlab.data.datamodule import SRDataModule
 from ganlab.engine import SRGANModule
 from ganlab.engine.hooks import GeneratorStepCallback
@@ -434,11 +434,14 @@ def test_resume_applies_changed_learning_rate_and_weight_decay(
     assert "Optimizers.optim_g_lr=5e-05 (the checkpoint had 0.0002)" in caplog.text
 
 
-def test_alternating_accumulation_keeps_its_window_through_a_mid_epoch_validation(
-    make_config, tmp_path: Path
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_accumulation_keeps_its_window_through_a_mid_epoch_validation(
+    make_config, tmp_path: Path, mode: str
 ) -> None:
+    # alternating: the module accumulates; joint: Lightning does (pytorch-lightning 1.x zeroes
+    # the gradients when validation starts, which the compatibility module routes to the module)
     config = make_config(
-        MODES["manual"], "Training.g_pretrain_steps=10", "Trainer.accumulate_grad_batches=2"
+        MODES[mode], "Training.g_pretrain_steps=10", "Trainer.accumulate_grad_batches=2"
     )
     module = SRGANModule(config)
     generator = copy.deepcopy(module.generator)
@@ -466,3 +469,86 @@ def test_alternating_accumulation_keeps_its_window_through_a_mid_epoch_validatio
 def test_max_steps_with_a_lightning_lower_bound_is_a_config_error(make_config) -> None:
     with pytest.raises(ConfigError, match=r"Trainer\.min_epochs keeps Lightning from stopping"):
         make_config("Training.max_steps=5", "Trainer.min_epochs=3")
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_an_epoch_cut_by_limit_train_batches_ends_its_accumulation_window(
+    make_config, tmp_path: Path, mode: str
+) -> None:
+    # 3 batches, windows of 2: [0, 1] and [2], which the epoch's (limited) end closes
+    config = make_config(MODES[mode], "Trainer.accumulate_grad_batches=2")
+    seen = GradientsBeforeStep()
+    module, trainer = fit(config, tmp_path, callbacks=(seen,), **one_epoch(3))
+    assert module.step_count == 2
+    generator_steps = [
+        grads for grads in seen.grads if any(n.startswith("generator.") for n in grads)
+    ]
+    assert len(generator_steps) == 2
+    first = next(iter(module.generator.parameters()))
+    optimizer = trainer.optimizers[0]
+    assert int(optimizer.state[first]["step"]) == 2
+
+
+class BatchPositions(Callback):
+    """Records (epoch, batch index, logger step) at every training batch."""
+
+    def __init__(self) -> None:
+        self.positions: list[tuple[int, int, int]] = []
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, idx: int) -> None:
+        self.positions.append((trainer.current_epoch, idx, logged_batches(trainer)))
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("saved", ["step", "validation"])
+def test_resume_continues_batch_index_and_logger_step(
+    make_config, tmp_path: Path, mode: str, saved: str
+) -> None:
+    """A checkpoint written at a batch's end (periodic, every 2 generator steps = 4 batches) or
+    by a validation inside the epoch (after batch 4) resumes at the next batch, with the next
+    logger step: the accumulation windows and the logged x axis stay where they were."""
+    overrides = [MODES[mode], "Trainer.accumulate_grad_batches=2", "Training.g_pretrain_steps=1"]
+    if saved == "step":
+        overrides.append("Callbacks.checkpoint.every_n_steps=2")
+        validation: dict[str, int] = {"limit_val_batches": 0}
+    else:
+        validation = {"limit_val_batches": 1, "val_check_interval": 4}
+    straight = BatchPositions()
+    fit(make_config(*overrides), tmp_path / "a", callbacks=(straight,), max_epochs=2, **validation)
+    assert len(straight.positions) == 10
+
+    if saved == "step":
+        path = tmp_path / "a" / "checkpoints" / "step-0000002.ckpt"
+    else:
+        path = tmp_path / "mid.ckpt"
+        _stop_after_first_validation(make_config(*overrides), tmp_path / "c", path, validation)
+    resumed = BatchPositions()
+    fit(
+        make_config(*overrides),
+        tmp_path / "d",
+        callbacks=(resumed,),
+        ckpt_path=path,
+        max_epochs=2,
+        **validation,
+    )
+    assert resumed.positions == straight.positions[4:]
+
+
+def _stop_after_first_validation(
+    config: Any, run_dir: Path, path: Path, trainer_kwargs: Any
+) -> None:
+    """Train until the first validation inside the epoch and save a checkpoint at its end (as
+    the product's ``last.ckpt`` is saved) to ``path``."""
+
+    class SaveAndStop(Callback):
+        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+            if not trainer.sanity_checking:
+                trainer.save_checkpoint(path)
+                raise _Stop
+
+    with pytest.raises(_Stop):
+        fit(config, run_dir, callbacks=(SaveAndStop(),), max_epochs=1, **trainer_kwargs)
+
+
+class _Stop(Exception):
+    pass

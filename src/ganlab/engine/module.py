@@ -19,6 +19,8 @@ from ganlab._lightning import (
     IS_LIGHTNING_2,
     LIGHTNING_VERSION,
     LightningModule,
+    complete_loop_state,
+    is_last_batch,
     is_model_parallel,
     rank_zero_info,
 )
@@ -235,8 +237,9 @@ class SRGANModule(LightningModule):
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=batch_size)
 
     def _window_ends(self, batch_idx: int) -> bool:
-        """Whether this batch completes an accumulation window (an optimiser step)."""
-        return (batch_idx + 1) % self.accumulate == 0 or bool(self.trainer.is_last_batch)
+        """Whether this batch completes an accumulation window (an optimiser step): every
+        ``accumulate`` batches and at the epoch's last batch (see :func:`is_last_batch`)."""
+        return (batch_idx + 1) % self.accumulate == 0 or is_last_batch(self.trainer, batch_idx)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Drop non-finite gradients (skipping that network's update) and clip each network's;
@@ -255,9 +258,10 @@ class SRGANModule(LightningModule):
             clip_gradients(params, self.clip_value, self.clip_algorithm)
 
     def on_validation_model_zero_grad(self) -> None:
-        """Keep the gradients of an open accumulation window in the alternating mode: Lightning
-        zeroes gradients before a mid-epoch validation unless it accumulates itself."""
-        if self.automatic_optimization or not self._window_open:
+        """Keep the gradients of an open accumulation window through a mid-epoch validation, in
+        both modes (Lightning 2.x does not ask while it accumulates itself; 1.x always zeroes,
+        which the compatibility module routes here)."""
+        if not self._window_open:
             super().on_validation_model_zero_grad()
 
     def on_train_batch_end(self, outputs: Any, batch: Batch, batch_idx: int) -> None:
@@ -310,6 +314,7 @@ class SRGANModule(LightningModule):
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "generator": generator_description(self.generator, self.config),
         }
+        complete_loop_state(self._trainer, checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore what :meth:`on_save_checkpoint` stored (random states in
