@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -200,11 +201,29 @@ def _print_rank_zero(message: str) -> None:
         print(message, flush=True)
 
 
+def resume_command(args: argparse.Namespace, run_dir: Path | str, load_checkpoint: bool) -> str:
+    """The ``ganlab train`` command line that resumes ``run_dir`` with the same config and
+    overrides (``Model.continue_training``/``load_checkpoint`` overrides replaced; a
+    ``load_checkpoint`` of the config, which cannot go with a resume, turned off)."""
+    words = ["ganlab", "train"]
+    if args.config:
+        words += ["--config", str(args.config)]
+    words += ["--run-dir", str(run_dir)]
+    for override in args.set or []:
+        if not override.startswith(("Model.continue_training=", "Model.load_checkpoint=")):
+            words += ["--set", override]
+    if load_checkpoint:
+        words += ["--set", "Model.load_checkpoint=null"]
+    words += ["--set", "Model.continue_training=last"]
+    return shlex.join(words)
+
+
 def command_train(args: argparse.Namespace) -> int:
     """``ganlab train``."""
     import os
 
     from ganlab._lightning import pl, run_fit
+    from ganlab.callbacks.interrupts import GracefulInterrupt
     from ganlab.data.datamodule import SRDataModule
     from ganlab.distributed.strategy import check_strategy_environment
     from ganlab.engine import SRGANModule
@@ -232,12 +251,28 @@ def command_train(args: argparse.Namespace) -> int:
     _print_rank_zero(f"Run folder: {run_dir}")
     if trainer.is_global_zero:
         prepare_run_dir(config, run_dir)
-    run_fit(
-        trainer,
-        module,
-        datamodule=datamodule,
-        ckpt_path=str(resume_from) if resume_from is not None else None,
-    )
+    try:
+        run_fit(
+            trainer,
+            module,
+            datamodule=datamodule,
+            ckpt_path=str(resume_from) if resume_from is not None else None,
+        )
+    except KeyboardInterrupt:
+        callbacks = trainer.callbacks  # type: ignore[attr-defined]
+        interrupt = next((c for c in callbacks if isinstance(c, GracefulInterrupt)), None)
+        if interrupt is None or interrupt.saved is None:
+            raise
+        if trainer.is_global_zero:
+            command = resume_command(args, run_dir, bool(config.Model.load_checkpoint))
+            print(
+                f"ganlab: {interrupt.signal_name} received: stopped after generator step "
+                f"{interrupt.step} and saved {interrupt.saved} (with its generator exports).\n"
+                f"Resume with:\n  {command}",
+                file=sys.stderr,
+                flush=True,
+            )
+        return interrupt.exit_code
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     if not trainer.is_global_zero:
         return 0

@@ -21,6 +21,7 @@ from ganlab.callbacks import EMASwap, ValidationPanels
 from ganlab.callbacks.checkpoints import PeriodicCheckpoint
 from ganlab.callbacks.extra import ExtraValidation, build_validation_hook
 from ganlab.callbacks.histograms import Histograms
+from ganlab.callbacks.interrupts import GracefulInterrupt
 from ganlab.callbacks.learning_rates import LearningRateLogger
 from ganlab.callbacks.monitoring import build_monitoring_callbacks
 from ganlab.config.load import dump_config
@@ -44,9 +45,9 @@ def default_run_dir(config_path: str | Path | None, root: str | Path = "runs") -
 
 
 def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
-    """Every callback the config asks for: checkpointing (ranked, ``last.ckpt``, periodic),
-    EMA swap, learning rates, extra validation, panels, histograms and monitoring (gradient
-    norms, early stopping, alerts).
+    """Every callback the config asks for: checkpointing (ranked, ``last.ckpt``, periodic, and
+    on Ctrl-C/SIGTERM), EMA swap, learning rates, extra validation, panels, histograms and
+    monitoring (gradient norms, early stopping, alerts).
 
     ``last.ckpt`` comes from a second, unmonitored checkpoint callback that overwrites it at
     every save point: Lightning's own ``save_last`` only refreshes it when a ranked checkpoint
@@ -78,6 +79,9 @@ def build_callbacks(config: Config, run_dir: Path) -> list[pl.Callback]:
         )
     if ckpt.every_n_steps:
         callbacks.append(PeriodicCheckpoint(folder, ckpt.every_n_steps, ckpt.keep_every_n_steps))
+    # Ctrl-C / SIGTERM: finish the step, save last.ckpt, stop (before the other step hooks'
+    # work of that step is lost)
+    callbacks.append(GracefulInterrupt(folder / f"{LAST_CHECKPOINT}.ckpt"))
     if config.Training.EMA.enabled:
         # before the panels and extra validation, so they see what the EMA generator produces
         callbacks.append(EMASwap())

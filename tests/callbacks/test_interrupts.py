@@ -1,0 +1,121 @@
+"""Ctrl-C and SIGTERM end a real ``ganlab train`` process in a resumable checkpoint."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganlab.cli import main
+from tests.helpers import TINY_OVERRIDES
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "interrupt_run.py"
+QUICKSTART = ROOT / "configs" / "quickstart.yaml"
+OVERRIDES = [
+    *TINY_OVERRIDES,
+    "Trainer.deterministic=true",
+    "Trainer.limit_val_batches=1",
+    "Training.g_pretrain_steps=2",
+    "Training.EMA.enabled=true",
+    "Training.max_steps=8",
+]
+
+
+def _train_args(run_dir: Path, *extra: str) -> list[str]:
+    args = ["--config", str(QUICKSTART), "--run-dir", str(run_dir)]
+    for override in [*OVERRIDES, *extra]:
+        args += ["--set", override]
+    return args
+
+
+def _start_gated(run_dir: Path, gate_step: int, hold: bool = False) -> subprocess.Popen[str]:
+    """Start a training process that holds after ``gate_step`` and wait until it is there."""
+    command = [sys.executable, str(SCRIPT), "--gate-step", str(gate_step)]
+    if hold:
+        command.append("--hold")
+    process = subprocess.Popen(
+        [*command, "--", *_train_args(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    gate = run_dir / "gate"
+    deadline = time.monotonic() + 300  # only a bound for a broken run, not a speed check
+    while not gate.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            _, err = process.communicate()
+            pytest.fail(f"the run never reached the gate (exit {process.returncode}):\n{err}")
+        time.sleep(0.05)
+    return process
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+    ema = checkpoint["ganlab"]["ema"]["module"]
+    return {**checkpoint["state_dict"], **{f"ema.{k}": v for k, v in ema.items()}}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_saves_a_checkpoint_that_resumes_to_the_uninterrupted_weights(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    assert main(["train", *_train_args(tmp_path / "straight")]) == 0
+    straight = _weights(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+
+    run_dir = tmp_path / "interrupted"
+    process = _start_gated(run_dir, gate_step=3)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=300)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert process.returncode == 128 + signum, err
+    assert (
+        f"{signum.name} received: stopped after generator step 4 and saved {last} "
+        "(with its generator exports)" in err
+    )
+    assert torch.load(last, weights_only=True)["ganlab"]["step_count"] == 4
+    assert (run_dir / "checkpoints" / "last.generator-ema.safetensors").is_file()
+    assert "Validation on" not in err  # stopped at once, no final validation
+
+    command = err.split("Resume with:\n", 1)[1].strip().splitlines()[0]
+    words = shlex.split(command)
+    assert words[:2] == ["ganlab", "train"] and words[-2:] == [
+        "--set",
+        "Model.continue_training=last",
+    ]
+    assert main(words[1:]) == 0
+    resumed = _weights(last)
+    assert resumed.keys() == straight.keys()
+    for name, value in straight.items():
+        assert torch.equal(resumed[name], value), name
+
+
+def test_second_ctrl_c_aborts_without_a_checkpoint(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    process = _start_gated(run_dir, gate_step=3, hold=True)
+    process.send_signal(signal.SIGINT)
+    # the gate holds on; read the log until the first signal was handled (two signals sent at
+    # once may reach the process as one)
+    seen = []
+    assert process.stderr is not None
+    for line in process.stderr:
+        seen.append(line)
+        if "SIGINT received: finishing the current step" in line:
+            break
+    else:
+        pytest.fail("".join(seen))
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=300)
+    err = "".join(seen) + rest
+    assert process.returncode == 130, err
+    assert "SIGINT received again: aborting without a checkpoint" in err
+    assert "ganlab: interrupted" in err
+    assert not (run_dir / "checkpoints" / "last.ckpt").exists()
