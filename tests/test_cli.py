@@ -281,3 +281,16 @@ def test_ctrl_c_during_training_exits_130_without_the_final_validation(
     captured = capsys.readouterr()
     assert "ganlab: interrupted" in captured.err
     assert "Validation on" not in captured.out
+
+
+def test_continue_training_auto_starts_fresh_then_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the same command each time, as a requeued scheduler job runs it
+    run_dir = tmp_path / "run"
+    args = _train_args(run_dir, "Trainer.max_epochs=1", "Model.continue_training=auto")
+    assert main(args) == 0
+    assert "Resuming from" not in capsys.readouterr().out
+    args = _train_args(run_dir, "Trainer.max_epochs=2", "Model.continue_training=auto")
+    assert main(args) == 0
+    assert "Resuming from" in capsys.readouterr().out

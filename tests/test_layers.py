@@ -15,6 +15,7 @@ LAYERS: dict[str, int] = {
     "ganlab": 0,  # the package root (its version)
     "ganlab._lightning": 0,
     "ganlab.errors": 0,
+    "ganlab.files": 0,
     "ganlab.registry": 0,
     "ganlab.metrics": 0,
     "ganlab.config": 1,

@@ -81,3 +81,31 @@ def test_fp16_on_cpu_says_it_runs_bf16(make_config, tmp_path: Path, caplog) -> N
     with caplog.at_level("INFO", logger="ganlab.trainer"):
         build_trainer(config, tmp_path)
     assert "Training.precision=16 on CPU: Lightning runs bfloat16 autocast" in caplog.text
+
+
+def test_continue_training_auto_resumes_the_newest_checkpoint_or_starts_fresh(
+    make_config, tmp_path: Path
+) -> None:
+    import os
+
+    import pytest
+
+    from ganlab.errors import CheckpointError
+    from ganlab.trainer import resolve_run
+
+    config = make_config("Model.continue_training=auto")
+    with pytest.raises(CheckpointError, match="auto resumes the run folder given with --run-dir"):
+        resolve_run(config, None, None, root=tmp_path)
+    run_dir = tmp_path / "run"
+    assert resolve_run(config, run_dir, None) == (run_dir, None)  # nothing yet: fresh start
+
+    (run_dir / "checkpoints").mkdir(parents=True)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    hpc = run_dir / "hpc_ckpt_1.ckpt"  # Lightning's, on SLURM's pre-timeout signal
+    partial = run_dir / "checkpoints" / "last.ckpt.partial"  # an interrupted write
+    for path, age in ((last, 20), (hpc, 10), (partial, 0)):
+        path.write_bytes(b"x")
+        os.utime(path, ns=(10**18 - age * 10**9, 10**18 - age * 10**9))
+    assert resolve_run(config, run_dir, None) == (run_dir, hpc)
+    os.utime(last, ns=(10**18, 10**18))
+    assert resolve_run(config, run_dir, None) == (run_dir, last)

@@ -24,5 +24,9 @@ class TrainingFailure(RuntimeError):
     """
 
 
+class OutputError(UserInputError):
+    """A file cannot be written (folder not writable, disk full); the previous file is kept."""
+
+
 class CheckpointError(UserInputError):
     """A checkpoint file is missing, unreadable or does not fit the configured model."""

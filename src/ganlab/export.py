@@ -19,7 +19,6 @@ tensors plus string metadata, namely
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from torch import nn
 
 from ganlab.config.schema import Config
 from ganlab.errors import CheckpointError, ConfigError
+from ganlab.files import atomic_write
 from ganlab.models.prepare import network_class, unwrapped
 from ganlab.models.weights import load_generator_weights
 from ganlab.registry import import_object
@@ -74,9 +74,11 @@ def generator_description(generator: nn.Module, config: Config) -> dict[str, Any
 
 
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    partial = path.with_name(path.name + ".partial")
-    save_file(tensors, str(partial), metadata=metadata)
-    os.replace(partial, path)
+    atomic_write(
+        path,
+        lambda partial: save_file(tensors, str(partial), metadata=metadata),
+        "generator export",
+    )
 
 
 def save_generator(

@@ -30,6 +30,7 @@ from ganlab.distributed.strategy import strategy_kwargs
 from ganlab.engine.checkpoint import ExportingCheckpointIO
 from ganlab.engine.module import resolve_manual_optimization
 from ganlab.errors import CheckpointError
+from ganlab.files import atomic_write
 from ganlab.loggers import build_loggers
 
 log = logging.getLogger(__name__)
@@ -164,9 +165,17 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
 
 def prepare_run_dir(config: Config, run_dir: Path) -> Path:
     """Create the run folder and write the effective config to ``config.yaml`` in it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
+    text = dump_config(config)
+    atomic_write(run_dir / "config.yaml", lambda path: path.write_text(text, encoding="utf-8"))
     return run_dir
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The most recently written checkpoint of a run folder: ``checkpoints/*.ckpt`` and the
+    ``hpc_ckpt_*.ckpt`` Lightning writes on SLURM's pre-timeout signal (None: there is none)."""
+    candidates = [*run_dir.glob("checkpoints/*.ckpt"), *run_dir.glob("hpc_ckpt_*.ckpt")]
+    files = [path for path in candidates if path.is_file()]
+    return max(files, key=lambda path: path.stat().st_mtime_ns) if files else None
 
 
 def _newest_run_with_last(config_path: str | Path | None, root: Path) -> Path | None:
@@ -196,6 +205,8 @@ def resolve_run(
 
     * ``last``: ``<run dir>/checkpoints/last.ckpt`` of ``run_dir`` or, without one, of the
       newest ``<root>/<config name>-*`` folder that has it;
+    * ``auto``: the newest checkpoint of ``run_dir`` (:func:`newest_checkpoint`), else a fresh
+      start there (a job a scheduler requeues runs the same command each time);
     * a path: that checkpoint; the run folder is ``run_dir``, else the folder the checkpoint
       sits in (``<run>/checkpoints/X.ckpt``), else a new one;
     * false: a fresh run in ``run_dir`` or a new timestamped folder. A folder that already
@@ -206,6 +217,13 @@ def resolve_run(
     """
     resume = config.Model.continue_training
     root = Path(root)
+    if resume == "auto":
+        if not run_dir:
+            raise CheckpointError(
+                "Model.continue_training: auto resumes the run folder given with --run-dir "
+                "when it holds a checkpoint; give --run-dir"
+            )
+        return Path(run_dir), newest_checkpoint(Path(run_dir))
     if resume == "last":
         folder = Path(run_dir) if run_dir else _newest_run_with_last(config_path, root)
         if folder is None:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganlab._lightning import Callback, TensorBoardLogger, WandbLogger, pl
+from ganlab.files import atomic_write
 
 
 def stretch(image: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -113,7 +114,7 @@ class ValidationPanels(Callback):
         step = getattr(pl_module, "step_count", trainer.global_step)
         path = self.folder / f"step_{step:06d}.png"
         panel = render_panel(self._rows, bands, scale)
-        panel.save(path)
+        atomic_write(path, lambda partial: panel.save(partial, format="PNG"), "panel")
         self.last_path = path
         if self.to_loggers:
             log_image(trainer, "val/panel", np.asarray(panel), trainer.global_step)

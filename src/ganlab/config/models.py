@@ -21,7 +21,8 @@ class ModelConfig(Section):
         False,
         description="Resume a run with everything (weights, optimisers, schedules, EMA, step "
         "counter, phase, logger steps): a `.ckpt` path, `last` (the run folder's "
-        "`checkpoints/last.ckpt`), or false.",
+        "`checkpoints/last.ckpt`), `auto` (the newest checkpoint of `--run-dir` if it holds "
+        "one, else a fresh start: for jobs that a scheduler requeues), or false.",
     )
     load_checkpoint: str | None = Field(
         None,

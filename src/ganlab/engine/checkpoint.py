@@ -3,7 +3,6 @@ with precise errors."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from packaging.version import Version
 from ganlab._lightning import IS_LIGHTNING_2, LIGHTNING_VERSION, TorchCheckpointIO, pl
 from ganlab.errors import CheckpointError
 from ganlab.export import read_export, remove_checkpoint_exports, write_checkpoint_exports
+from ganlab.files import atomic_write
 from ganlab.models.prepare import unwrapped
 from ganlab.models.weights import load_generator_weights, state_dict_problems
 
@@ -39,10 +39,7 @@ class ExportingCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError("ExportingCheckpointIO takes no storage_options")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        torch.save(checkpoint, partial)
-        os.replace(partial, path)
+        atomic_write(path, lambda partial: torch.save(checkpoint, partial), "checkpoint")
         if self.export_generator:
             write_checkpoint_exports(checkpoint, path)
 

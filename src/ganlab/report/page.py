@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ganlab import __version__
+from ganlab.files import atomic_write
 from ganlab.report.metrics_log import METRICS_FILE, MetricsLog
 from ganlab.report.plots import _Plotter
 from ganlab.report.records import FigureRecord, Report, ReportError
@@ -289,5 +290,5 @@ def write_report(run_dir: Path, output_dir: Path | None = None) -> Report:
         "</body></html>\n"
     )
     html_path = output_dir / "index.html"
-    html_path.write_text(page, encoding="utf-8")
+    atomic_write(html_path, lambda path: path.write_text(page, encoding="utf-8"), "report")
     return Report(html_path, figures, panel, notes)

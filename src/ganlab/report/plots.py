@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganlab.files import atomic_write
 from ganlab.report.metrics_log import MetricsLog, Series
 from ganlab.report.records import FigureRecord, ReportError
 
@@ -92,7 +93,7 @@ class _Plotter:
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
         path = self.folder / f"{spec.stem}.png"
-        path.write_bytes(buffer.getvalue())
+        atomic_write(path, lambda partial: partial.write_bytes(buffer.getvalue()), "plot")
         series = {
             ln.column: data[ln.column] for p in panels for ln in p.lines if data[ln.column][0]
         }
