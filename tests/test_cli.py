@@ -294,3 +294,20 @@ def test_continue_training_auto_starts_fresh_then_resumes(
     args = _train_args(run_dir, "Trainer.max_epochs=2", "Model.continue_training=auto")
     assert main(args) == 0
     assert "Resuming from" in capsys.readouterr().out
+
+
+def test_a_discriminator_too_deep_for_the_crop_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = ["--set", "Discriminator.model_type=patchgan", "--set", "Discriminator.n_blocks=6"]
+    expected = (
+        "Discriminator patchgan cannot process the HR training crop of 128x128 "
+        "(Data.hr_patch_size): patchgan with n_blocks=6 needs inputs of at least 192x192 pixels"
+    )
+    assert main(["config", "validate", QUICKSTART, *deep]) == 2
+    assert expected in capsys.readouterr().err
+    run_dir = tmp_path / "run"
+    assert main(["train", "--config", QUICKSTART, "--run-dir", str(run_dir), *deep]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not run_dir.exists()  # no partial output

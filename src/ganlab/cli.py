@@ -228,9 +228,11 @@ def command_train(args: argparse.Namespace) -> int:
     from ganlab.distributed.strategy import check_strategy_environment
     from ganlab.engine import SRGANModule
     from ganlab.engine.checkpoint import check_resumable, load_start_weights
+    from ganlab.models.preflight import check_networks_fit
     from ganlab.trainer import build_trainer, prepare_run_dir, resolve_run
 
     config = load_config(args.config, args.set)
+    check_networks_fit(config)  # before any work: the crops fit the networks
     check_strategy_environment(config)
     run_dir, resume_from = resolve_run(
         config, args.run_dir or os.environ.get(RUN_DIR_VARIABLE), args.config
@@ -298,9 +300,11 @@ def command_validate(args: argparse.Namespace) -> int:
     from ganlab.data.datamodule import SRDataModule
     from ganlab.engine import SRGANModule
     from ganlab.engine.checkpoint import load_weights
+    from ganlab.models.preflight import check_networks_fit
     from ganlab.models.prepare import unwrapped
 
     config = load_config(args.config, args.set)
+    check_networks_fit(config)  # before any work: the crops fit the networks
     datamodule = SRDataModule(config)
     module = SRGANModule(config)
     checkpoint = load_weights(module, args.checkpoint)
@@ -341,7 +345,9 @@ def command_config(args: argparse.Namespace) -> int:
     if args.config_command == "show":
         print(dump_config(load_config(args.config, args.set)), end="")
     elif args.config_command == "validate":
-        load_config(args.file, args.set)
+        from ganlab.models.preflight import check_networks_fit
+
+        check_networks_fit(load_config(args.file, args.set))
         print(f"{args.file}: valid")
     else:
         from ganlab.config.reference import render_reference
@@ -355,10 +361,12 @@ def command_config(args: argparse.Namespace) -> int:
 
 def command_data(args: argparse.Namespace) -> int:
     """``ganlab data stats``."""
+    from ganlab.config.load import load_config_for_statistics
     from ganlab.data.builders import build_dataset
     from ganlab.data.statistics import compute_statistics, statistics_snippet
 
-    config = load_config(args.config, args.set)
+    # the normalisation block may lack the statistics this command computes
+    config = load_config_for_statistics(args.config, args.set)
     dataset = build_dataset(config, "stats")
     snippet = statistics_snippet(config, compute_statistics(dataset), str(args.config))
     if args.output:

@@ -8,6 +8,7 @@ import yaml
 from ganlab.cli import main
 from ganlab.config import load_config
 from ganlab.data.statistics import compute_statistics, normalization_spec, statistics_snippet
+from ganlab.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,3 +90,22 @@ def test_per_branch_snippet_for_paired_configs() -> None:
     block = yaml.safe_load(text)["Data"]["normalization"]
     assert set(block) == {"lr", "hr"} and block["lr"]["type"] == "mean_std"
     assert block["lr"]["mean"] != block["hr"]["mean"]
+
+
+def test_cli_computes_the_values_an_incomplete_normalization_block_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the block names the type but not yet the low/high this command is there to compute
+    config = tmp_path / "new.yaml"
+    text = (REPO / "configs" / "quickstart.yaml").read_text()
+    data = yaml.safe_load(text)
+    data["Data"]["normalization"] = {"type": "percentile"}
+    config.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="type percentile needs per-band `low` and `high`"):
+        load_config(config)  # training still refuses it
+    output = tmp_path / "stats.yaml"
+    assert main(["data", "stats", "--config", str(config), "--output", str(output)]) == 0
+    normalization = yaml.safe_load(output.read_text())["Data"]["normalization"]
+    assert normalization["type"] == "percentile"
+    assert normalization["low"] == [7460.0, 6720.0, 6033.0]
+    assert normalization["high"] == [8770.0, 8528.0, 8888.0]

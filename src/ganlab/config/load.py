@@ -207,6 +207,41 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
     return validate_config(data, source=str(path) if path is not None else "the defaults")
 
 
+_TO_BE_COMPUTED: dict[str, dict[str, Any]] = {
+    "percentile": {"low": [0.0], "high": [1.0]},
+    "mean_std": {"mean": [0.0], "std": [1.0]},
+    "zero_one": {"max_value": 1.0},
+}
+"""Stand-ins for the statistics a normaliser type needs and ``ganlab data stats`` computes."""
+
+
+def load_config_for_statistics(
+    path: str | Path | None = None, overrides: Iterable[str] = ()
+) -> Config:
+    """:func:`load_config` for ``ganlab data stats``, whose job is to compute the normaliser's
+    statistics: a ``Data.normalization`` block (or its ``lr``/``hr`` spec) that names its type
+    but lacks the values (e.g. ``percentile`` without ``low``/``high``) is accepted; the
+    missing values get stand-ins that nothing uses.
+
+    Example:
+        >>> cfg = load_config_for_statistics(None, ["Data.normalization.type=percentile"])
+        >>> cfg.Data.normalization.type
+        'percentile'
+    """
+    data = read_yaml(path) if path is not None else {}
+    apply_overrides(data, overrides)
+    section = data.get("Data")
+    norm = section.get("normalization") if isinstance(section, dict) else None
+    if isinstance(norm, dict):
+        for spec in (norm, norm.get("lr"), norm.get("hr")):
+            if not isinstance(spec, dict):
+                continue
+            for key, value in _TO_BE_COMPUTED.get(str(spec.get("type")), {}).items():
+                if spec.get(key) is None:
+                    spec[key] = value
+    return validate_config(data, source=str(path) if path is not None else "the defaults")
+
+
 def dump_config(config: Config) -> str:
     """The config as YAML text, sections in schema order."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
