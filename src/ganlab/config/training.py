@@ -67,7 +67,9 @@ class LossesConfig(Section):
     charbonnier_eps: float = Field(1e-3, gt=0, description="Charbonnier epsilon.")
     ssim_weight: float = Field(0.0, ge=0, description="1 - SSIM (all bands, data range 1).")
     ms_ssim_weight: float = Field(0.0, ge=0, description="1 - multi-scale SSIM.")
-    ssim_window_size: int = Field(11, ge=3, description="SSIM/MS-SSIM Gaussian window side.")
+    ssim_window_size: int = Field(
+        11, ge=3, description="SSIM/MS-SSIM Gaussian window side (odd: the window has a centre)."
+    )
     ssim_sigma: float = Field(1.5, gt=0, description="SSIM/MS-SSIM Gaussian sigma.")
     ms_ssim_scales: int = Field(
         5, ge=1, le=5, description="MS-SSIM scales; crops need window x 2^(scales-1) pixels."
@@ -103,6 +105,16 @@ class LossesConfig(Section):
         description="L1 between discriminator features of SR and HR, averaged over layers "
         "(ramped like the adversarial weight).",
     )
+
+    @field_validator("ssim_window_size")
+    @classmethod
+    def _odd_window(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(
+                f"must be odd (the Gaussian window has a centre pixel), found {value}; use "
+                f"{value - 1} or {value + 1}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _some_content_term(self) -> LossesConfig:

@@ -273,7 +273,10 @@ class DegradedDataset(SRDataset):
                 return random_window(height, width, self.hr_patch_size, self.scale, generator)
             return center_window(height, width, self.hr_patch_size, self.scale)
         except ValueError as exc:
-            raise DataError(f"{source}: {exc}; use larger images or a smaller crop") from exc
+            raise DataError(
+                f"{source}: {exc}; use larger images or a smaller crop (Data.hr_patch_size; for "
+                "validation Data.val_patch_size)"
+            ) from exc
 
     def load(self, position: int, index: int) -> Sample:
         """Read, crop, augment and degrade entry ``position``."""

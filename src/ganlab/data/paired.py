@@ -118,8 +118,9 @@ class PairedDataset(SRDataset):
         crop = self.hr_patch_size
         if crop is not None and (hr_size[0] < crop or hr_size[1] < crop):
             raise DataError(
-                f"HR {pair.hr}: image of HR size {tuple(hr_size)} is smaller than the crop "
-                f"{crop}; use larger images or a smaller crop"
+                f"HR {pair.hr}: image of HR size {hr_size[0]}x{hr_size[1]} is smaller than the "
+                f"{crop}x{crop} crop; use larger images or a smaller crop (Data.hr_patch_size; "
+                "for validation Data.val_patch_size)"
             )
 
     def _selected_count(self, info: ImageInfo, selection: BandSelection, source: str) -> int:

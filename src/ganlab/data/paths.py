@@ -86,9 +86,15 @@ def list_images(folder: Path, key: str, suffixes: Sequence[str] | None = None) -
     accepted = tuple(suffixes) if suffixes is not None else tuple(READERS)
     files = sorted(p for p in folder.iterdir() if p.is_file() and file_suffix(p) in accepted)
     if not files:
+        others = sorted(p.name for p in folder.iterdir() if p.is_file())
+        found = (
+            f"; it holds only {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}"
+            if others
+            else "; it is empty"
+        )
         raise DataError(
             f"{key}: folder {folder} holds no images with a supported suffix "
-            f"({', '.join(sorted(accepted))})"
+            f"({', '.join(sorted(accepted))}){found}"
         )
     return files
 

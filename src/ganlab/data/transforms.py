@@ -43,7 +43,8 @@ def paired_random_crop(
     height, width = lr.shape[-2:]
     if height < lr_size or width < lr_size:
         raise ValueError(
-            f"image of HR size {tuple(hr.shape[-2:])} is smaller than the crop {hr_size}"
+            f"image of HR size {hr.shape[-2]}x{hr.shape[-1]} is smaller than the "
+            f"{hr_size}x{hr_size} crop"
         )
     top = int(torch.randint(0, height - lr_size + 1, (1,), generator=generator))
     left = int(torch.randint(0, width - lr_size + 1, (1,), generator=generator))
@@ -61,7 +62,8 @@ def paired_center_crop(
     lr_size = hr_size // scale
     if height < lr_size or width < lr_size:
         raise ValueError(
-            f"image of HR size {tuple(hr.shape[-2:])} is smaller than the crop {hr_size}"
+            f"image of HR size {hr.shape[-2]}x{hr.shape[-1]} is smaller than the "
+            f"{hr_size}x{hr_size} crop"
         )
     return _crop(lr, hr, scale, (height - lr_size) // 2, (width - lr_size) // 2, lr_size, lr_size)
 
@@ -121,7 +123,9 @@ def random_window(
         ValueError: The image is smaller than the window.
     """
     if height < size or width < size:
-        raise ValueError(f"image of HR size {(height, width)} is smaller than the crop {size}")
+        raise ValueError(
+            f"image of HR size {height}x{width} is smaller than the {size}x{size} crop"
+        )
     rows = (height - size) // scale + 1
     cols = (width - size) // scale + 1
     top = int(torch.randint(0, rows, (1,), generator=generator)) * scale
@@ -138,7 +142,9 @@ def center_window(height: int, width: int, size: int | None, scale: int) -> Wind
     if size is None:
         return 0, 0, height - height % scale, width - width % scale
     if height < size or width < size:
-        raise ValueError(f"image of HR size {(height, width)} is smaller than the crop {size}")
+        raise ValueError(
+            f"image of HR size {height}x{width} is smaller than the {size}x{size} crop"
+        )
     top = (height // scale - size // scale) // 2 * scale
     left = (width // scale - size // scale) // 2 * scale
     return top, left, size, size
