@@ -25,7 +25,8 @@ _SECTION_MODULE = re.compile(r"\bganlab\.config\.\w+\.(?=[A-Z])")
 
 
 def parse_value(text: str) -> Any:
-    """Parse an override value the way YAML would, also reading ``1e-3`` as a number.
+    """Parse an override value the way YAML would, also reading an unquoted ``1e-3`` as a
+    number (quote it, ``'1e-3'``, to keep text).
 
     Args:
         text: The text after ``=`` in ``--set Section.key=value``.
@@ -37,8 +38,8 @@ def parse_value(text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    if isinstance(value, str) and _NUMBER.match(value):
-        return float(value)
+    if isinstance(value, str) and value == text.strip() and _NUMBER.match(value):
+        return float(value)  # unquoted 1e-3 (YAML 1.1 reads it as text); '1e-3' stays text
     return value
 
 
