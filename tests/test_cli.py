@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ganlab.cli import main
 from ganlab.engine.module import resolve_manual_optimization
@@ -148,7 +149,16 @@ def test_continue_training_resumes_everything(
 
     resumed = _train_args(run_dir, "Trainer.max_epochs=2", "Model.continue_training=last", *ema)
     assert main(resumed) == 0
-    assert f"Resuming from {last}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Resuming from {last}" in out
+    # the earlier config is kept, and the run says what changed
+    assert "Config changed since the earlier start of this run" in out
+    assert "(earlier config kept as config.1.yaml)" in out
+    assert "Trainer.max_epochs: 1 -> 2" in out
+    assert "Model.continue_training: False -> last" in out
+    earlier = yaml.safe_load((run_dir / "config.1.yaml").read_text())
+    assert earlier["Trainer"]["max_epochs"] == 1
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["Trainer"]["max_epochs"] == 2
     second = torch.load(last, weights_only=True, map_location="cpu")
     # own counter, phase (adversarial from step 3), EMA history and optimiser state carried on
     assert second["ganlab"]["step_count"] == 4 and second["epoch"] == 1

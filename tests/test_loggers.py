@@ -170,3 +170,31 @@ def test_log_images_false_keeps_panels_out_of_the_loggers(make_config, tmp_path:
     assert events.Tags()["images"] == []
     assert "val/psnr" in events.Tags()["scalars"]
     assert len(list((tmp_path / "panels").glob("*.png"))) == 2  # the PNG files still
+
+
+def test_resumed_run_continues_the_same_wandb_run_and_tensorboard_folder(
+    make_config, tmp_path: Path, monkeypatch
+) -> None:
+    import wandb
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    config = make_config("Logging.logger=[wandb, tensorboard]", "Logging.wandb.mode=offline")
+    limits = {"limit_train_batches": 2, "limit_val_batches": 1}
+    _, trainer = fit(config, tmp_path, max_epochs=1, **limits)
+    trainer.loggers[0].experiment.finish()
+    wandb.teardown()
+    run_id = (tmp_path / "logs" / "wandb-run-id").read_text()
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    _, trainer = fit(config, tmp_path, ckpt_path=last, max_epochs=2, **limits)
+    trainer.loggers[0].experiment.finish()
+    wandb.teardown()
+
+    runs = sorted((tmp_path / "logs" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2  # one local folder per start, both of the same W&B run
+    assert all(run.name.endswith(f"-{run_id}") for run in runs)
+    # TensorBoard continues in its one folder: a second events file beside the first
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir() if p.is_dir()) == [
+        "tensorboard",
+        "wandb",
+    ]
+    assert len(list((tmp_path / "logs" / "tensorboard").glob("events.out.tfevents.*"))) == 2

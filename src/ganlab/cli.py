@@ -252,7 +252,11 @@ def command_train(args: argparse.Namespace) -> int:
     trainer = build_trainer(config, run_dir)
     _print_rank_zero(f"Run folder: {run_dir}")
     if trainer.is_global_zero:
-        prepare_run_dir(config, run_dir)
+        changes = prepare_run_dir(config, run_dir)
+        if changes:
+            _print_rank_zero(
+                "Config changed since the earlier start of this run " + "\n  ".join(changes)
+            )
     try:
         run_fit(
             trainer,

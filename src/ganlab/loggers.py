@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ganlab._lightning import (
 )
 from ganlab.config.schema import Config
 from ganlab.errors import ConfigError
+from ganlab.files import atomic_write
 
 
 class RunCSVWriter:
@@ -157,4 +159,21 @@ def _wandb_logger(config: Config, run_dir: Path) -> Logger:
         tags=options.tags,
         offline=options.mode == "offline",
         mode=options.mode,
+        id=wandb_run_id(folder),
+        resume="allow",
     )
+
+
+WANDB_ID_FILE = "wandb-run-id"
+"""File in ``<run dir>/logs`` holding the run's W&B id, so a resumed run continues it."""
+
+
+def wandb_run_id(folder: Path) -> str:
+    """The W&B run id of the run whose logs are in ``folder``: the stored one when the run is
+    resumed, else a new one (stored)."""
+    path = folder / WANDB_ID_FILE
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    run_id = secrets.token_hex(4)
+    atomic_write(path, lambda partial: partial.write_text(run_id, encoding="ascii"), "W&B run id")
+    return run_id

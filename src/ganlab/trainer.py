@@ -12,9 +12,12 @@ the module in the alternating (manual) mode, since Lightning refuses both there.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ganlab._lightning import ModelCheckpoint, PrecisionPlugin, new_trainer, pl
 from ganlab.callbacks import EMASwap, ValidationPanels
@@ -163,11 +166,51 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
     return trainer
 
 
-def prepare_run_dir(config: Config, run_dir: Path) -> Path:
-    """Create the run folder and write the effective config to ``config.yaml`` in it."""
+def prepare_run_dir(config: Config, run_dir: Path) -> list[str]:
+    """Create the run folder and write the effective config to ``config.yaml`` in it.
+
+    A resumed run whose config differs from the folder's ``config.yaml`` keeps the earlier one
+    as ``config.<n>.yaml`` (1 for the first earlier start, then 2, ...).
+
+    Returns:
+        What changed against the earlier ``config.yaml``, one ``key: old -> new`` line per
+        value (empty for a new folder or an unchanged config).
+    """
     text = dump_config(config)
-    atomic_write(run_dir / "config.yaml", lambda path: path.write_text(text, encoding="utf-8"))
-    return run_dir
+    path = run_dir / "config.yaml"
+    changes: list[str] = []
+    if path.is_file():
+        earlier = path.read_text(encoding="utf-8")
+        if earlier != text:
+            index = 1
+            while (run_dir / f"config.{index}.yaml").exists():
+                index += 1
+            kept = run_dir / f"config.{index}.yaml"
+            os.replace(path, kept)
+            changes = [f"(earlier config kept as {kept.name})"]
+            changes += config_changes(yaml.safe_load(earlier) or {}, config.model_dump(mode="json"))
+    atomic_write(path, lambda partial: partial.write_text(text, encoding="utf-8"), "config")
+    return changes
+
+
+def config_changes(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every value that differs between two config mappings.
+
+    Example:
+        >>> config_changes({"Trainer": {"max_epochs": 1}}, {"Trainer": {"max_epochs": 2}})
+        ['Trainer.max_epochs: 1 -> 2']
+    """
+    if isinstance(before, dict) and isinstance(after, dict):
+        lines: list[str] = []
+        for key in [*before, *(k for k in after if k not in before)]:
+            missing = "(unset)"
+            lines += config_changes(
+                before.get(key, missing), after.get(key, missing), f"{prefix}{key}."
+            )
+        return lines
+    if before == after:
+        return []
+    return [f"{prefix.rstrip('.')}: {before} -> {after}"]
 
 
 def newest_checkpoint(run_dir: Path) -> Path | None:

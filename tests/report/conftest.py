@@ -24,7 +24,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "Callbacks.gradient_norms.enabled=true",
         "Callbacks.gradient_norms.every_n_steps=1",
     )
-    folder = prepare_run_dir(config, tmp_path_factory.mktemp("run") / "tiny-run")
+    folder = tmp_path_factory.mktemp("run") / "tiny-run"
+    prepare_run_dir(config, folder)
     fit(config, folder)
     return folder
 
