@@ -252,3 +252,19 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint_and_names_the_file
     assert last.read_bytes() == before
     assert read_checkpoint(last)["ganlab"]["step_count"] == 2
     assert not list(run_dir.rglob("*.partial"))
+
+
+class _Payload:
+    """An object a malicious checkpoint could carry (unpickling it would run code)."""
+
+
+def test_a_checkpoint_carrying_objects_is_refused_without_unpickling_them(
+    tmp_path: Path, capsys
+) -> None:
+    import torch
+
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": _Payload()}, path)
+    run_dir = tmp_path / "run"
+    code = _train(run_dir, f"Model.continue_training={path}")
+    _assert_refused(code, capsys, run_dir, f"checkpoint {path} cannot be read", "weights_only")

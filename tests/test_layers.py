@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "ganlab._lightning": 0,
     "ganlab.errors": 0,
     "ganlab.files": 0,
+    "ganlab.redact": 0,
     "ganlab.registry": 0,
     "ganlab.metrics": 0,
     "ganlab.config": 1,

@@ -31,6 +31,7 @@ from ganlab.callbacks.alerts import (
 )
 from ganlab.callbacks.monitoring import Alerts
 from ganlab.engine.module import NonFiniteTrainingError
+from ganlab.errors import ConfigError
 from tests.helpers import NaNContentLoss, RecordingSink, fit, one_epoch
 
 EVENT_KEYS = {"event", "message", "run_dir", "step", "epoch", "time", "details"}
@@ -355,3 +356,53 @@ def test_event_json_is_strict() -> None:
     decoded = json.loads(encode_event(event))
     assert decoded["details"] == {"norm": "inf", "value": 2.5, "path": "a"}
     assert set(decoded) == EVENT_KEYS
+
+
+# ------------------------------------------------------------------------------- secrets
+
+
+def test_webhook_secrets_come_from_the_environment_and_are_never_saved(
+    make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ganlab.callbacks.monitoring import build_alert_dispatcher
+    from ganlab.config.load import dump_config
+
+    with webhook_server() as hook:
+        secret_url = f"{hook.url}?token=s3cret-url"
+        monkeypatch.setenv("GANLAB_TEST_HOOK", secret_url)
+        monkeypatch.setenv("GANLAB_TEST_TOKEN", "s3cret-header")
+        config = make_config(
+            "Callbacks.alerts.log=false",
+            "Callbacks.alerts.webhook.url_env=GANLAB_TEST_HOOK",
+            "Callbacks.alerts.webhook.headers_env={X-Token: GANLAB_TEST_TOKEN}",
+        )
+        dispatcher = build_alert_dispatcher(config.Callbacks.alerts, tmp_path)
+        dispatcher.alert("nonfinite", "test", step=1, epoch=0, details={})
+        dispatcher.close(10.0)
+        assert [e["event"] for e in hook.events] == ["nonfinite"]
+        assert hook.headers[0]["X-Token"] == "s3cret-header"
+    saved = dump_config(config)
+    assert "GANLAB_TEST_HOOK" in saved and "s3cret" not in saved
+
+    monkeypatch.delenv("GANLAB_TEST_TOKEN")
+    with pytest.raises(ConfigError, match=r"headers_env\.X-Token: environment variable "):
+        build_alert_dispatcher(config.Callbacks.alerts, tmp_path)
+
+
+def test_a_webhook_url_written_in_the_config_is_saved_and_reported_redacted(
+    make_config, tmp_path: Path
+) -> None:
+    from ganlab.callbacks.alert_events import AlertDeliveryError
+    from ganlab.callbacks.alert_sinks import WebhookSink
+    from ganlab.config.load import dump_config
+
+    url = f"{refused_url()}/services/T0/B0/s3cret?key=s3cret"
+    config = make_config(
+        f"Callbacks.alerts.webhook.url={url}", "Callbacks.alerts.webhook.headers={X-Key: s3cret}"
+    )
+    saved = dump_config(config)
+    assert "s3cret" not in saved and "/<redacted>" in saved
+    assert "s3cret" not in str(config.model_dump(mode="json"))  # hyperparameters, loggers
+    with pytest.raises(AlertDeliveryError) as failure:
+        WebhookSink(url, timeout_s=1.0, retries=0).send({"event": "nonfinite"})
+    assert "s3cret" not in str(failure.value) and "<redacted>" in str(failure.value)

@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 
 from ganlab.callbacks.alert_events import AlertDeliveryError, Event, encode_event
+from ganlab.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ class WebhookSink(AlertSink):
         backoff_s: float = 0.5,
     ) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"webhook url {url!r}: expected an http:// or https:// URL")
+            raise ValueError(f"webhook url {redact_url(url)}: expected an http:// or https:// URL")
         self.url = url
         self.timeout_s = float(timeout_s)
         self.retries = int(retries)
@@ -188,5 +189,5 @@ class WebhookSink(AlertSink):
             if attempt < self.retries:
                 time.sleep(self._pause(attempt))
         raise AlertDeliveryError(
-            f"POST {self.url} failed after {attempt + 1} attempt(s): {failure}"
+            f"POST {redact_url(self.url)} failed after {attempt + 1} attempt(s): {failure}"
         )

@@ -263,10 +263,9 @@ def build_alert_dispatcher(alerts: AlertsConfig, run_dir: Path) -> AlertDispatch
         sinks.append(CommandSink(alerts.command, timeout_s=alerts.command_timeout_s))
     if alerts.webhook is not None:
         hook = alerts.webhook
+        url, headers = hook.resolved()  # environment variables read here, never saved
         sinks.append(
-            WebhookSink(
-                hook.url, timeout_s=hook.timeout_s, retries=hook.retries, headers=hook.headers
-            )
+            WebhookSink(url, timeout_s=hook.timeout_s, retries=hook.retries, headers=headers)
         )
     return AlertDispatcher(sinks, run_dir=run_dir, events=alerts.events)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from ganlab.config.base import Section
+from ganlab.errors import ConfigError
+from ganlab.redact import REDACTED, redact_url
 
 
 class CheckpointConfig(Section):
@@ -111,21 +114,84 @@ ALERT_EVENTS: tuple[AlertEvent, ...] = (
 
 
 class WebhookConfig(Section):
-    """HTTP POST of each alert as a JSON object."""
+    """HTTP POST of each alert as a JSON object.
 
-    url: str = Field(..., description="http(s) URL that receives the JSON event.")
+    Webhook URLs and headers often carry tokens: name environment variables that hold them
+    (``url_env``, ``headers_env``) rather than writing them here. Values written here are
+    redacted wherever the config is saved or logged (``config.yaml``, checkpoints, loggers).
+    """
+
+    url: str | None = Field(
+        None,
+        description="http(s) URL that receives the JSON event (saved and logged redacted: "
+        "scheme and host only); or use `url_env`.",
+    )
+    url_env: str | None = Field(
+        None,
+        description="Name of the environment variable holding the URL (read when training "
+        "starts; only the name is saved).",
+    )
     timeout_s: float = Field(5.0, gt=0, description="Seconds per attempt.")
     retries: int = Field(2, ge=0, description="Further attempts after a failed one.")
     headers: dict[str, str] = Field(
-        default_factory=dict, description="Extra HTTP headers (e.g. an authorisation token)."
+        default_factory=dict,
+        description="Extra HTTP headers (values saved and logged redacted); for tokens "
+        "prefer `headers_env`.",
+    )
+    headers_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra HTTP headers whose values come from environment variables: "
+        "header name -> variable name (e.g. {Authorization: ALERT_TOKEN}).",
     )
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r}: expected an http:// or https:// URL")
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give the URL with url_env (an environment variable) or url")
+        return self
+
+    @field_serializer("url")
+    def _redacted_url(self, value: str | None) -> str | None:
+        return None if value is None else redact_url(value)
+
+    @field_serializer("headers")
+    def _redacted_headers(self, value: dict[str, str]) -> dict[str, str]:
+        return {name: REDACTED for name in value}
+
+    def resolved(self) -> tuple[str, dict[str, str]]:
+        """The URL and headers, with the environment variables read.
+
+        Raises:
+            ConfigError: A named environment variable is not set.
+        """
+
+        def read(variable: str, key: str) -> str:
+            value = os.environ.get(variable)
+            if not value:
+                raise ConfigError(
+                    f"Callbacks.alerts.webhook.{key}: environment variable {variable} is not "
+                    "set; export it before training (or remove the webhook)"
+                )
+            return value
+
+        url = self.url if self.url_env is None else read(self.url_env, "url_env")
+        assert url is not None
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"Callbacks.alerts.webhook.url_env: {self.url_env} does not hold an http:// "
+                "or https:// URL"
+            )
+        headers = dict(self.headers)
+        for name, variable in self.headers_env.items():
+            headers[name] = read(variable, f"headers_env.{name}")
+        return url, headers
 
 
 class AlertsConfig(Section):

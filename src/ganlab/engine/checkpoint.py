@@ -3,6 +3,7 @@ with precise errors."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = next(
+            (line for line in lines if "Unsupported global" in line), lines[0] if lines else ""
+        )
+        first = first.split(" was not an allowed global")[0]
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read: it holds objects other than tensors and plain "
+            "values, which are not loaded (weights_only=True: nothing in a checkpoint runs "
+            f"code). It was not written by OpenSR GAN Lab, or was changed since ({first})"
+        ) from None
     except Exception as exc:
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
