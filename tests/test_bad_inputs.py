@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ganlab.cli import main
@@ -261,10 +262,18 @@ class _Payload:
 def test_a_checkpoint_carrying_objects_is_refused_without_unpickling_them(
     tmp_path: Path, capsys
 ) -> None:
-    import torch
-
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "payload": _Payload()}, path)
     run_dir = tmp_path / "run"
     code = _train(run_dir, f"Model.continue_training={path}")
     _assert_refused(code, capsys, run_dir, f"checkpoint {path} cannot be read", "weights_only")
+
+
+def test_an_accelerator_the_machine_lacks_is_refused_before_any_work(
+    tmp_path: Path, capsys
+) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")  # pragma: no cover - the CI machine has none
+    run_dir = tmp_path / "run"
+    code = _train(run_dir, "Training.accelerator=gpu")
+    _assert_refused(code, capsys, run_dir, "Training.accelerator=gpu", "accelerator cpu or auto")

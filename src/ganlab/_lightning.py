@@ -45,6 +45,7 @@ from pytorch_lightning.strategies import (
     StrategyRegistry,
 )
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 LIGHTNING_VERSION = Version(pl.__version__)
 """Installed Lightning version (``.post``/``rc`` suffixes compare as packaging defines)."""
@@ -337,6 +338,7 @@ __all__ = [
     "DeepSpeedStrategy",
     "LightningModule",
     "Logger",
+    "MisconfigurationException",
     "MixedPrecision",
     "ModelCheckpoint",
     "ModelParallelStrategy",

@@ -19,7 +19,13 @@ from typing import Any
 
 import yaml
 
-from ganlab._lightning import ModelCheckpoint, PrecisionPlugin, new_trainer, pl
+from ganlab._lightning import (
+    MisconfigurationException,
+    ModelCheckpoint,
+    PrecisionPlugin,
+    new_trainer,
+    pl,
+)
 from ganlab.callbacks import EMASwap, ValidationPanels
 from ganlab.callbacks.checkpoints import PeriodicCheckpoint
 from ganlab.callbacks.extra import ExtraValidation, build_validation_hook
@@ -32,7 +38,7 @@ from ganlab.config.schema import Config
 from ganlab.distributed.strategy import strategy_kwargs
 from ganlab.engine.checkpoint import ExportingCheckpointIO
 from ganlab.engine.module import resolve_manual_optimization
-from ganlab.errors import CheckpointError
+from ganlab.errors import CheckpointError, ConfigError
 from ganlab.files import atomic_write
 from ganlab.loggers import build_loggers
 
@@ -157,7 +163,17 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
         callbacks=build_callbacks(config, run_dir),
         plugins=plugins,
     )
-    trainer = new_trainer(**kwargs)
+    try:
+        trainer = new_trainer(**kwargs)
+    except MisconfigurationException as exc:
+        training = config.Training
+        raise ConfigError(
+            "Lightning cannot set up this machine for Training.accelerator="
+            f"{training.accelerator}, devices={training.devices}, strategy={training.strategy}, "
+            "precision="
+            f"{training.precision}: {exc} Check those keys (e.g. accelerator cpu or auto on a "
+            "machine without a GPU)."
+        ) from None
     if precision == "16-mixed" and trainer.accelerator.__class__.__name__ == "CPUAccelerator":
         log.info(
             "Training.precision=16 on CPU: Lightning runs bfloat16 autocast instead of float16 "
