@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from ganlab.engine import SRGANModule
 from ganlab.engine.checkpoint import load_start_weights
 from ganlab.errors import CheckpointError
-from ganlab.export import load_generator, read_export_metadata
+from ganlab.export import load_generator, read_export_metadata, save_generator
 from ganlab.models.prepare import unwrapped
 from tests.helpers import MODES, fit, one_epoch
 
@@ -140,3 +140,30 @@ def test_load_checkpoint_starts_from_weights_only(make_config, tmp_path: Path) -
         CheckpointError, match=r"(?s)Model.load_checkpoint .*\(generator\).*shape mismatch"
     ):
         load_start_weights(wider, ckpt)
+
+
+class PluginGenerator(torch.nn.Module):
+    """A generator from outside the package (its module would run code when imported)."""
+
+    def __init__(self, scale: int = 2) -> None:
+        super().__init__()
+        self.scale = scale
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(self.conv(x), scale_factor=self.scale)
+
+
+def test_an_export_naming_a_plugin_class_loads_only_when_allowed(tmp_path: Path) -> None:
+    generator = PluginGenerator()
+    description = {
+        "generator_class": f"{__name__}:PluginGenerator",
+        "init_kwargs": {"scale": 2},
+        "config": {},
+    }
+    path = save_generator(tmp_path / "p.safetensors", generator.state_dict(), description, "raw")
+    with pytest.raises(CheckpointError, match=r"not one of OpenSR GAN Lab's; importing it would"):
+        load_generator(path)
+    loaded = load_generator(path, allow_plugins=True)
+    x = torch.rand(1, 3, 4, 4)
+    assert torch.equal(loaded.generator(x), generator(x))

@@ -206,7 +206,17 @@ def read_export(path: str | Path) -> tuple[dict[str, str], dict[str, torch.Tenso
     return metadata, load_file(str(path), device="cpu")
 
 
-def _import_class(path: str, source: Path) -> type[nn.Module]:
+OWN_GENERATORS = "ganlab.models.generators."
+"""Module prefix of the generators this package ships (imported from exports without asking)."""
+
+
+def _import_class(path: str, source: Path, allow_plugins: bool = False) -> type[nn.Module]:
+    if not path.startswith(OWN_GENERATORS) and not allow_plugins:
+        raise CheckpointError(
+            f"{source} names the generator class {path}, which is not one of OpenSR GAN Lab's; "
+            "importing it would run that package's code. If you trust the file and the "
+            "package, load it with load_generator(path, allow_plugins=True)"
+        )
     try:
         return import_object(path, "generator_class")
     except ConfigError as exc:
@@ -215,8 +225,14 @@ def _import_class(path: str, source: Path) -> type[nn.Module]:
         ) from None
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
+def load_generator(
+    path: str | Path, device: str | torch.device = "cpu", allow_plugins: bool = False
+) -> LoadedGenerator:
     """Rebuild the generator stored in an export file, in eval mode on ``device``.
+
+    The file names the generator's class; only OpenSR GAN Lab's own generators are imported
+    unless ``allow_plugins`` is true (a plugin class's package runs code when imported, so an
+    export file from elsewhere must not choose it silently).
 
     The file is typically one written beside a checkpoint, e.g.
     ``runs/quickstart/checkpoints/last.generator-ema.safetensors``.
@@ -243,7 +259,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
     """
     path = Path(path)
     metadata, state = read_export(path)
-    generator_class = _import_class(metadata["generator_class"], path)
+    generator_class = _import_class(metadata["generator_class"], path, allow_plugins)
     generator = generator_class(**json.loads(metadata["init_kwargs"]))
     try:
         load_generator_weights(generator, state)
