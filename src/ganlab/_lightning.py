@@ -176,9 +176,11 @@ def new_trainer(**kwargs: Any) -> pl.Trainer:
 
 
 def run_fit(trainer: pl.Trainer, model: pl.LightningModule, **kwargs: Any) -> None:
-    """``trainer.fit(model, **kwargs)``, ending in ``KeyboardInterrupt`` when interrupted, on
-    both lines (after Ctrl-C, 1.x returns as if training had finished and 2.x exits with
+    """``trainer.fit(model, **kwargs)`` (resuming with ``weights_only=True`` on 2.x), ending in
+    ``KeyboardInterrupt`` when interrupted, on both lines (after Ctrl-C, 1.x returns as if training had finished and 2.x exits with
     ``sys.exit(1)``; Lightning has run the ``on_exception`` hooks either way)."""
+    if IS_LIGHTNING_2 and kwargs.get("ckpt_path") is not None:
+        kwargs.setdefault("weights_only", True)  # a checkpoint never runs code when resumed
     try:
         trainer.fit(model, **kwargs)
     except SystemExit:
