@@ -32,8 +32,8 @@ class Gate(GeneratorStepCallback):
         self.step, self.gate_file, self.hold = step, gate_file, hold
 
     def on_generator_step(self, trainer: Any, pl_module: Any, step: int) -> None:
-        if step != self.step:
-            return
+        if step != self.step or trainer.global_rank != 0:
+            return  # under DDP only the first process is held (and signalled)
         interrupt = next(c for c in trainer.callbacks if isinstance(c, GracefulInterrupt))
         self.gate_file.write_text(str(step))
         while interrupt.signal_name is None or self.hold:

@@ -35,13 +35,15 @@ def _train_args(run_dir: Path, *extra: str) -> list[str]:
     return args
 
 
-def _start_gated(run_dir: Path, gate_step: int, hold: bool = False) -> subprocess.Popen[str]:
+def _start_gated(
+    run_dir: Path, gate_step: int, hold: bool = False, extra: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
     """Start a training process that holds after ``gate_step`` and wait until it is there."""
     command = [sys.executable, str(SCRIPT), "--gate-step", str(gate_step)]
     if hold:
         command.append("--hold")
     process = subprocess.Popen(
-        [*command, "--", *_train_args(run_dir)],
+        [*command, "--", *_train_args(run_dir, *extra)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -119,3 +121,24 @@ def test_second_ctrl_c_aborts_without_a_checkpoint(tmp_path: Path) -> None:
     assert "SIGINT received again: aborting without a checkpoint" in err
     assert "ganlab: interrupted" in err
     assert not (run_dir / "checkpoints" / "last.ckpt").exists()
+
+
+def test_under_ddp_a_signal_to_one_process_stops_every_process_after_the_same_step(
+    tmp_path: Path,
+) -> None:
+    # only the first process is held and signalled; the ranks agree at every generator step
+    run_dir = tmp_path / "run"
+    ddp = (
+        "Trainer.devices=2",
+        "Training.devices=2",
+        "Training.strategy=ddp",
+        "Training.ddp.process_group_backend=gloo",
+    )
+    process = _start_gated(run_dir, gate_step=3, extra=ddp)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=300)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert process.returncode == 143, err
+    assert err.count(f"SIGTERM: saved {last} after generator step 4") == 2  # both ranks
+    assert f"stopped after generator step 4 and saved {last}" in err
+    assert torch.load(last, weights_only=True)["ganlab"]["step_count"] == 4
