@@ -12,10 +12,10 @@ PL1_VENV ?= .venv-pl19
 PL1_BIN := $(PL1_VENV)/bin
 PL1_SPEC ?= pytorch-lightning==1.9.5
 # what runs on Lightning 1.x: engine, trainer, checkpoint/resume, CLI quickstart, EMA swap,
-# config, loggers, report, the layer rules and the version tests
+# config, loggers, report, interrupts, the layer rules and the version tests
 PL1_TESTS ?= tests/engine tests/test_trainer.py tests/test_cli.py tests/callbacks/test_ema.py \
 	tests/test_lightning_versions.py tests/config tests/test_layers.py tests/test_loggers.py \
-	tests/report
+	tests/report tests/callbacks/test_interrupts.py
 
 .PHONY: setup setup-lightning1 demo test test-lightning1 lint clean
 

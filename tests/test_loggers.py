@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,9 @@ def test_resumed_run_continues_the_same_wandb_run_and_tensorboard_folder(
 
     runs = sorted((tmp_path / "logs" / "wandb").glob("offline-run-*"))
     assert len(runs) == 2  # one local folder per start, both of the same W&B run
-    assert all(run.name.endswith(f"-{run_id}") for run in runs)
+    # offline-run-<time>-<id>; W&B adds -1 to the second folder when both start in one second
+    pattern = rf"offline-run-\d{{8}}_\d{{6}}-{run_id}(-\d+)?"
+    assert all(re.fullmatch(pattern, run.name) for run in runs), [r.name for r in runs]
     # TensorBoard continues in its one folder: a second events file beside the first
     assert sorted(p.name for p in (tmp_path / "logs").iterdir() if p.is_dir()) == [
         "tensorboard",

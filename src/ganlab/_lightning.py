@@ -33,6 +33,7 @@ except ModuleNotFoundError as _error:  # pragma: no cover - depends on the envir
         ) from _error
     raise
 
+from lightning_fabric.utilities.seed import pl_worker_init_function as seed_worker
 from pytorch_lightning.accelerators import CPUAccelerator
 from pytorch_lightning.callbacks import ModelCheckpoint as _ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
@@ -177,8 +178,9 @@ def new_trainer(**kwargs: Any) -> pl.Trainer:
 
 def run_fit(trainer: pl.Trainer, model: pl.LightningModule, **kwargs: Any) -> None:
     """``trainer.fit(model, **kwargs)`` (resuming with ``weights_only=True`` on 2.x), ending in
-    ``KeyboardInterrupt`` when interrupted, on both lines (after Ctrl-C, 1.x returns as if training had finished and 2.x exits with
-    ``sys.exit(1)``; Lightning has run the ``on_exception`` hooks either way)."""
+    ``KeyboardInterrupt`` when interrupted, on both lines (after Ctrl-C, 1.x returns as if
+    training had finished and 2.x exits with ``sys.exit(1)``; Lightning has run the
+    ``on_exception`` hooks either way)."""
     if IS_LIGHTNING_2 and kwargs.get("ckpt_path") is not None:
         kwargs.setdefault("weights_only", True)  # a checkpoint never runs code when resumed
     try:
@@ -361,6 +363,7 @@ __all__ = [
     "rank_zero_info",
     "rank_zero_only",
     "run_fit",
+    "seed_worker",
     "trainer_argument_names",
     "trainer_arguments",
     "trainer_precision",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import subprocess
@@ -44,6 +45,7 @@ def _start_gated(
         command.append("--hold")
     process = subprocess.Popen(
         [*command, "--", *_train_args(run_dir, *extra)],
+        start_new_session=True,  # its own process group, as a terminal job has
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -141,4 +143,23 @@ def test_under_ddp_a_signal_to_one_process_stops_every_process_after_the_same_st
     assert process.returncode == 143, err
     assert err.count(f"SIGTERM: saved {last} after generator step 4") == 2  # both ranks
     assert f"stopped after generator step 4 and saved {last}" in err
+    assert torch.load(last, weights_only=True)["ganlab"]["step_count"] == 4
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_whole_process_group_spares_the_data_workers(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    # a terminal's Ctrl-C and a scheduler's SIGTERM reach every process of the job, DataLoader
+    # workers included: they must leave it to the training process, which finishes the step
+    # and saves (and the workers still end with it)
+    run_dir = tmp_path / "run"
+    process = _start_gated(run_dir, gate_step=3, extra=("Data.num_workers=2",))
+    os.killpg(process.pid, signum)
+    _, err = process.communicate(timeout=300)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert process.returncode == 128 + signum, err
+    assert f"{signum.name} received: stopped after generator step 4 and saved {last}" in err
+    with pytest.raises(ProcessLookupError):  # the workers ended with the training process
+        os.killpg(process.pid, 0)
     assert torch.load(last, weights_only=True)["ganlab"]["step_count"] == 4

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
+from functools import partial
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from ganlab._lightning import pl
+from ganlab._lightning import pl, seed_worker
 from ganlab.config.schema import Config
 from ganlab.data.builders import build_dataset, data_seed
 from ganlab.data.datasets import Sample, SizedDataset, SRDataset, collate_samples
@@ -16,6 +20,35 @@ from ganlab.data.sampling import ResumableShuffle
 from ganlab.errors import DataError
 
 log = logging.getLogger(__name__)
+
+
+def init_worker(worker_id: int, rank: int, seed: bool) -> None:
+    """Start of a DataLoader worker: leave Ctrl-C and a scheduler's SIGTERM to the training
+    process, then seed the worker as Lightning would.
+
+    Ctrl-C in a terminal and a scheduler's SIGTERM reach every process of the job; a worker
+    that stopped would break the step the training process finishes before saving. So SIGINT
+    is ignored, and SIGTERM ends the worker only when its parent sends it (as the loader and
+    Python's exit handling do); others' SIGTERM is ignored.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _sigterm_only_from_parent()
+    if seed:
+        seed_worker(worker_id, rank)
+
+
+def _sigterm_only_from_parent() -> None:
+    if not hasattr(signal, "sigwaitinfo"):  # not on macOS or Windows: keep the default
+        return
+    parent = os.getppid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    def wait() -> None:
+        while True:
+            if signal.sigwaitinfo({signal.SIGTERM}).si_pid == parent:
+                os._exit(0)
+
+    threading.Thread(target=wait, name="sigterm-from-parent", daemon=True).start()
 
 
 class SRDataModule(pl.LightningDataModule):
@@ -52,6 +85,10 @@ class SRDataModule(pl.LightningDataModule):
             "pin_memory": data.pin_memory,
             "collate_fn": collate_samples,
         }
+        if data.num_workers > 0:
+            rank = int(getattr(self.trainer, "global_rank", 0) or 0) if self.trainer else 0
+            seed = os.environ.get("PL_SEED_WORKERS") == "1"  # set by seed_everything(workers=)
+            options["worker_init_fn"] = partial(init_worker, rank=rank, seed=seed)
         if data.prefetch_factor is not None:
             options["prefetch_factor"] = data.prefetch_factor
         return options
