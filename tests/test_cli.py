@@ -155,7 +155,7 @@ def test_continue_training_resumes_everything(
     assert "Config changed since the earlier start of this run" in out
     assert "(earlier config kept as config.1.yaml)" in out
     assert "Trainer.max_epochs: 1 -> 2" in out
-    assert "Model.continue_training: False -> last" in out
+    assert "Model.continue_training: false -> last" in out
     earlier = yaml.safe_load((run_dir / "config.1.yaml").read_text())
     assert earlier["Trainer"]["max_epochs"] == 1
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["Trainer"]["max_epochs"] == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -124,6 +125,28 @@ def test_kill_9_during_a_checkpoint_write_leaves_the_previous_checkpoint_intact(
     assert process.returncode == -signal.SIGKILL
 
     # the half-written file is the temporary one; the final name still holds the old checkpoint
-    assert Path(stalled.read_text()).name == "last.ckpt.partial"
+    assert re.fullmatch(r"last\.ckpt\.\d+\.partial", Path(stalled.read_text()).name)
     assert last.read_bytes() == before
     assert read_checkpoint(last)["ganlab"]["step_count"] == 2
+
+
+def test_a_writer_failing_with_a_non_oserror_for_a_full_disk_is_reported_too(
+    tmp_path: Path,
+) -> None:
+    # torch.save reports a full disk as RuntimeError, safetensors as SafetensorError
+    def torch_disk_full(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64")
+
+    target = tmp_path / "step-1.ckpt"
+    with pytest.raises(OutputError, match=r"could not write checkpoint .*unexpected pos 64"):
+        atomic_write(target, torch_disk_full, "checkpoint")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writers_of_one_file_in_two_processes_use_separate_temporary_files(
+    tmp_path: Path,
+) -> None:
+    seen: list[str] = []
+    atomic_write(tmp_path / "x.txt", lambda p: (seen.append(p.name), p.write_text("a")))
+    assert seen == [f"x.txt.{os.getpid()}.partial"]

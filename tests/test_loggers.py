@@ -201,3 +201,15 @@ def test_resumed_run_continues_the_same_wandb_run_and_tensorboard_folder(
         "wandb",
     ]
     assert len(list((tmp_path / "logs" / "tensorboard").glob("events.out.tfevents.*"))) == 2
+
+
+def test_only_the_first_process_stores_the_wandb_run_id(tmp_path: Path, monkeypatch) -> None:
+    from ganlab._lightning import rank_zero_only
+    from ganlab.loggers import WANDB_ID_FILE, wandb_run_id
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1, raising=False)
+    wandb_run_id(tmp_path)
+    assert not (tmp_path / WANDB_ID_FILE).exists()
+    monkeypatch.setattr(rank_zero_only, "rank", 0, raising=False)
+    stored = wandb_run_id(tmp_path)
+    assert (tmp_path / WANDB_ID_FILE).read_text() == stored == wandb_run_id(tmp_path)

@@ -280,6 +280,15 @@ def command_train(args: argparse.Namespace) -> int:
                 flush=True,
             )
         return interrupt.exit_code
+    callbacks = trainer.callbacks  # type: ignore[attr-defined]
+    late = next((c for c in callbacks if isinstance(c, GracefulInterrupt)), None)
+    if late is not None and late.signal_name is not None:
+        # signalled after the last generator step: training had finished and saved itself
+        _print_rank_zero(
+            f"ganlab: {late.signal_name} received after the last training step; the run had "
+            "finished and its checkpoints are complete; the final validation is skipped"
+        )
+        return late.exit_code
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     if not trainer.is_global_zero:
         return 0

@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from ganlab.errors import OutputError
 
 PARTIAL_SUFFIX = ".partial"
@@ -29,7 +31,7 @@ def current_umask() -> int:
 def atomic_write(path: str | Path, write: Callable[[Path], object], what: str = "file") -> Path:
     """Write ``path`` through ``write(temporary path)``, then rename it into place.
 
-    The temporary file (``<name>.partial`` in the same folder) is flushed to disk and given
+    The temporary file (``<name>.<pid>.partial`` in the same folder) is flushed to disk and given
     the permissions a plain write would give (``0o666`` minus the umask; some writers create
     ``0o600`` files) before the rename, so the final name holds either the previous complete
     file or the new complete one. On failure the temporary file is removed and the previous
@@ -55,7 +57,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], what: str = 
         ('done', ['notes.txt'])
     """
     path = Path(path)
-    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    # the process id keeps concurrent writers (ranks, runs) off each other's temporary file
+    partial = path.with_name(f"{path.name}.{os.getpid()}{PARTIAL_SUFFIX}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(partial)
@@ -63,11 +66,13 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], what: str = 
             os.fsync(file.fileno())
         os.chmod(partial, 0o666 & ~current_umask())
         os.replace(partial, path)
-    except OSError as exc:
+    except (OSError, RuntimeError, SafetensorError) as exc:
+        # writers report a full disk or a size limit as OSError (plain files), RuntimeError
+        # (torch.save) or SafetensorError
         with contextlib.suppress(OSError):
             partial.unlink()
         previous = "; the previous one is intact" if path.exists() else ""
-        reason = exc.strerror or str(exc)
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
         raise OutputError(
             f"could not write {what} {path} ({reason}){previous}; free disk space or make the "
             "folder writable"

@@ -18,6 +18,7 @@ from ganlab._lightning import (
     TensorBoardLogger,
     WandbLogger,
     rank_zero_experiment,
+    rank_zero_only,
 )
 from ganlab.config.schema import Config
 from ganlab.errors import ConfigError
@@ -175,5 +176,7 @@ def wandb_run_id(folder: Path) -> str:
     if path.is_file():
         return path.read_text(encoding="ascii").strip()
     run_id = secrets.token_hex(4)
+    if getattr(rank_zero_only, "rank", 0) != 0:
+        return run_id  # only the first process opens the W&B run (and stores its id)
     atomic_write(path, lambda partial: partial.write_text(run_id, encoding="ascii"), "W&B run id")
     return run_id

@@ -12,7 +12,6 @@ the module in the alternating (manual) mode, since Lightning refuses both there.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -202,7 +201,7 @@ def prepare_run_dir(config: Config, run_dir: Path) -> list[str]:
             while (run_dir / f"config.{index}.yaml").exists():
                 index += 1
             kept = run_dir / f"config.{index}.yaml"
-            os.replace(path, kept)
+            atomic_write(kept, lambda partial: partial.write_text(earlier, encoding="utf-8"))
             changes = [f"(earlier config kept as {kept.name})"]
             changes += config_changes(yaml.safe_load(earlier) or {}, config.model_dump(mode="json"))
     atomic_write(path, lambda partial: partial.write_text(text, encoding="utf-8"), "config")
@@ -215,6 +214,8 @@ def config_changes(before: Any, after: Any, prefix: str = "") -> list[str]:
     Example:
         >>> config_changes({"Trainer": {"max_epochs": 1}}, {"Trainer": {"max_epochs": 2}})
         ['Trainer.max_epochs: 1 -> 2']
+        >>> config_changes({"Model": {"continue_training": False}}, {"Model": {}})
+        ['Model.continue_training: false -> (unset)']
     """
     if isinstance(before, dict) and isinstance(after, dict):
         lines: list[str] = []
@@ -226,7 +227,13 @@ def config_changes(before: Any, after: Any, prefix: str = "") -> list[str]:
         return lines
     if before == after:
         return []
-    return [f"{prefix.rstrip('.')}: {before} -> {after}"]
+    return [f"{prefix.rstrip('.')}: {_yaml_text(before)} -> {_yaml_text(after)}"]
+
+
+def _yaml_text(value: Any) -> str:
+    """A value as it would be written in the config file (one line)."""
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=10**6)
+    return text.strip().removesuffix("...").strip()
 
 
 def newest_checkpoint(run_dir: Path) -> Path | None:

@@ -406,3 +406,13 @@ def test_a_webhook_url_written_in_the_config_is_saved_and_reported_redacted(
     with pytest.raises(AlertDeliveryError) as failure:
         WebhookSink(url, timeout_s=1.0, retries=0).send({"event": "nonfinite"})
     assert "s3cret" not in str(failure.value) and "<redacted>" in str(failure.value)
+
+
+def test_redacted_webhook_values_from_a_saved_config_are_refused(make_config) -> None:
+    with pytest.raises(ConfigError, match="holds a redacted URL"):
+        make_config("Callbacks.alerts.webhook.url=https://hooks.example.com/<redacted>")
+    with pytest.raises(ConfigError, match="X-Key: redacted values"):
+        make_config(
+            "Callbacks.alerts.webhook.url_env=HOOK",
+            "Callbacks.alerts.webhook.headers={X-Key: <redacted>}",
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ganlab.callbacks.interrupts import GracefulInterrupt
 from ganlab.cli import main
 from tests.helpers import TINY_OVERRIDES
 
@@ -163,3 +164,30 @@ def test_a_signal_to_the_whole_process_group_spares_the_data_workers(
     with pytest.raises(ProcessLookupError):  # the workers ended with the training process
         os.killpg(process.pid, 0)
     assert torch.load(last, weights_only=True)["ganlab"]["step_count"] == 4
+
+
+def test_a_signal_after_the_last_step_skips_the_final_validation(tmp_path: Path) -> None:
+    # held after step 8 = Training.max_steps: no generator step follows to act on the signal
+    run_dir = tmp_path / "run"
+    process = _start_gated(run_dir, gate_step=8)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 143, err
+    assert "SIGTERM received after the last training step; the run had finished" in out
+    assert "Validation on" not in out
+    assert (
+        torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["ganlab"]["step_count"]
+        == 8
+    )
+
+
+def test_a_signal_while_saving_is_ignored(tmp_path: Path) -> None:
+    interrupt = GracefulInterrupt(tmp_path / "last.ckpt")
+    interrupt._saving = True
+    interrupt._handle(signal.SIGTERM, None)  # no KeyboardInterrupt
+    assert interrupt.signal_name is None
+    interrupt._saving = False
+    interrupt._handle(signal.SIGTERM, None)
+    assert interrupt.signal_name == "SIGTERM"
+    with pytest.raises(KeyboardInterrupt):
+        interrupt._handle(signal.SIGINT, None)  # a second signal aborts

@@ -52,6 +52,7 @@ class GracefulInterrupt(GeneratorStepCallback):
         self.saved: Path | None = None
         self.step: int | None = None
         self._previous: dict[int, Any] = {}
+        self._saving = False
 
     @property
     def exit_code(self) -> int:
@@ -63,6 +64,9 @@ class GracefulInterrupt(GeneratorStepCallback):
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
+        if self._saving:
+            log.warning("%s received while saving %s: ignored", name, self.path)
+            return
         if self.signal_name is not None:
             log.warning("%s received again: aborting without a checkpoint", name)
             raise KeyboardInterrupt
@@ -83,11 +87,14 @@ class GracefulInterrupt(GeneratorStepCallback):
 
     def _restore(self) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+            # only where ours is still installed: Lightning ignores SIGINT while it shuts down
+            # after an interrupt, and that must stay so
+            if signal.getsignal(signum) == self._handle:
+                signal.signal(signum, handler)
         self._previous.clear()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.signal_name, self.saved, self.step = None, None, None
+        self.signal_name, self.saved, self.step, self._saving = None, None, None, False
         self._install()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -112,6 +119,7 @@ class GracefulInterrupt(GeneratorStepCallback):
     ) -> None:
         if self.saved is not None or not self._signalled_anywhere(trainer, pl_module):
             return
+        self._saving = True  # a late signal (e.g. this rank's own) must not abort the save
         self.signal_name = self.signal_name or "SIGTERM"  # another rank was signalled
         trainer.save_checkpoint(self.path)
         self.saved, self.step = self.path, step

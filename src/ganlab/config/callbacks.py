@@ -147,8 +147,23 @@ class WebhookConfig(Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and REDACTED in value:
+            raise ValueError(
+                "holds a redacted URL (from a saved config.yaml); give the real URL or url_env"
+            )
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _real_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        redacted = [name for name, text in value.items() if text == REDACTED]
+        if redacted:
+            raise ValueError(
+                f"{', '.join(redacted)}: redacted values (from a saved config.yaml); give the "
+                "real values or headers_env"
+            )
         return value
 
     @model_validator(mode="after")
