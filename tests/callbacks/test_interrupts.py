@@ -69,10 +69,11 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return {**checkpoint["state_dict"], **{f"ema.{k}": v for k, v in ema.items()}}
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_saves_a_checkpoint_that_resumes_to_the_uninterrupted_weights(
-    tmp_path: Path, signum: signal.Signals
+def test_sigterm_saves_a_checkpoint_that_resumes_to_the_uninterrupted_weights(
+    tmp_path: Path,
 ) -> None:
+    # (Ctrl-C takes the same path: see the process-group test below)
+    signum = signal.SIGTERM
     assert main(["train", *_train_args(tmp_path / "straight")]) == 0
     straight = _weights(tmp_path / "straight" / "checkpoints" / "last.ckpt")
 
