@@ -12,7 +12,8 @@ PL1_VENV ?= .venv-pl19
 PL1_BIN := $(PL1_VENV)/bin
 PL1_SPEC ?= pytorch-lightning==1.9.5
 # what runs on Lightning 1.x: engine, trainer, checkpoint/resume, CLI quickstart and Ctrl-C,
-# EMA swap, and the version tests (others on demand: make test-lightning1 PL1_TESTS=...)
+# EMA swap, and the version tests (others on demand: make test-lightning1 PL1_TESTS=..., after
+# .venv-pl19/bin/pip install -e ".[dev]" for their extras)
 PL1_TESTS ?= tests/engine tests/test_trainer.py tests/test_cli.py tests/callbacks/test_ema.py \
 	tests/test_lightning_versions.py
 
@@ -40,8 +41,8 @@ $(PL1_VENV)/.setup-stamp: $(PL1_BIN)/python pyproject.toml
 	$(PL1_BIN)/pip install --quiet --upgrade pip
 	$(PL1_BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(PL1_BIN)/pip install --quiet "$(PL1_SPEC)" "setuptools<81"
-	# the package's requirement admits 1.9.5, so pip keeps it
-	$(PL1_BIN)/pip install --quiet -e ".[dev]"
+	# the package's requirement admits 1.9.5, so pip keeps it; only what the 1.x tests use
+	$(PL1_BIN)/pip install --quiet -e ".[report]" pytest hypothesis
 	touch $@
 
 setup-lightning1: $(PL1_VENV)/.setup-stamp
