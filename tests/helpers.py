@@ -5,17 +5,21 @@
 * :data:`MODES`: the override that forces each optimisation mode;
 * :func:`fit` and :func:`one_epoch`: a seeded training run through the product's own trainer;
 * :class:`NaNContentLoss`: a callback that makes the content loss non-finite at chosen steps;
-* :class:`RecordingSink`: an alert sink that keeps every event it is sent.
+* :class:`RecordingSink`: an alert sink that keeps every event it is sent;
+* :func:`wait_for_file`: wait until a subprocess writes a marker file.
 """
 
 from __future__ import annotations
 
 import copy
+import subprocess
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from ganlab._lightning import Callback, pl
@@ -167,3 +171,16 @@ class RecordingSink(AlertSink):
         if self.block is not None:
             self.block.wait()
         self.events.append(event)
+
+
+def wait_for_file(process: subprocess.Popen[str], path: Path, what: str) -> None:
+    """Wait until ``process`` creates ``path`` (a marker it writes at a chosen point); fail with
+    its stderr when it ends first or takes more than 300 s (a bound for a broken run only, not
+    a speed check)."""
+    deadline = time.monotonic() + 300
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            _, err = process.communicate()
+            pytest.fail(f"{what} (exit {process.returncode}):\n{err}")
+        time.sleep(0.05)

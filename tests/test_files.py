@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from ganlab.engine.checkpoint import ExportingCheckpointIO, read_checkpoint
 from ganlab.errors import OutputError
 from ganlab.export import save_generator
 from ganlab.files import atomic_write, current_umask
-from tests.helpers import TINY_OVERRIDES
+from tests.helpers import TINY_OVERRIDES, wait_for_file
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
@@ -112,14 +111,7 @@ def test_kill_9_during_a_checkpoint_write_leaves_the_previous_checkpoint_intact(
         text=True,
     )
     stalled = run_dir / "stalled"
-    deadline = time.monotonic() + 300  # only a bound for a broken run, not a speed check
-    while not stalled.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(
-                f"the write never stalled (exit {process.returncode}):\n{process.communicate()[1]}"
-            )
-        time.sleep(0.05)
+    wait_for_file(process, stalled, "the write never stalled")
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL

@@ -258,6 +258,8 @@ def command_train(args: argparse.Namespace) -> int:
             _print_rank_zero(
                 "Config changed since the earlier start of this run " + "\n  ".join(changes)
             )
+    callbacks = trainer.callbacks  # type: ignore[attr-defined]
+    interrupt = next((c for c in callbacks if isinstance(c, GracefulInterrupt)), None)
     try:
         run_fit(
             trainer,
@@ -266,8 +268,6 @@ def command_train(args: argparse.Namespace) -> int:
             ckpt_path=str(resume_from) if resume_from is not None else None,
         )
     except KeyboardInterrupt:
-        callbacks = trainer.callbacks  # type: ignore[attr-defined]
-        interrupt = next((c for c in callbacks if isinstance(c, GracefulInterrupt)), None)
         if interrupt is None or interrupt.saved is None:
             raise
         if trainer.is_global_zero:
@@ -280,15 +280,13 @@ def command_train(args: argparse.Namespace) -> int:
                 flush=True,
             )
         return interrupt.exit_code
-    callbacks = trainer.callbacks  # type: ignore[attr-defined]
-    late = next((c for c in callbacks if isinstance(c, GracefulInterrupt)), None)
-    if late is not None and late.signal_name is not None:
+    if interrupt is not None and interrupt.signal_name is not None:
         # signalled after the last generator step: training had finished and saved itself
         _print_rank_zero(
-            f"ganlab: {late.signal_name} received after the last training step; the run had "
-            "finished and its checkpoints are complete; the final validation is skipped"
+            f"ganlab: {interrupt.signal_name} received after the last training step; the run "
+            "had finished and its checkpoints are complete; the final validation is skipped"
         )
-        return late.exit_code
+        return interrupt.exit_code
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     if not trainer.is_global_zero:
         return 0

@@ -7,7 +7,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import torch
 
 from ganlab.callbacks.interrupts import GracefulInterrupt
 from ganlab.cli import main
-from tests.helpers import TINY_OVERRIDES
+from tests.helpers import TINY_OVERRIDES, wait_for_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "interrupt_run.py"
@@ -52,14 +51,7 @@ def _start_gated(
         stderr=subprocess.PIPE,
         text=True,
     )
-    gate = run_dir / "gate"
-    deadline = time.monotonic() + 300  # only a bound for a broken run, not a speed check
-    while not gate.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            _, err = process.communicate()
-            pytest.fail(f"the run never reached the gate (exit {process.returncode}):\n{err}")
-        time.sleep(0.05)
+    wait_for_file(process, run_dir / "gate", "the run never reached the gate")
     return process
 
 

@@ -203,9 +203,14 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
         >>> cfg.Training.lightning_precision
         'bf16-mixed'
     """
+    return validate_config(*_raw_config(path, overrides))
+
+
+def _raw_config(path: str | Path | None, overrides: Iterable[str]) -> tuple[dict[str, Any], str]:
+    """The mapping of ``path`` (or empty) with ``overrides`` applied, and its source name."""
     data = read_yaml(path) if path is not None else {}
     apply_overrides(data, overrides)
-    return validate_config(data, source=str(path) if path is not None else "the defaults")
+    return data, str(path) if path is not None else "the defaults"
 
 
 _TO_BE_COMPUTED: dict[str, dict[str, Any]] = {
@@ -229,8 +234,7 @@ def load_config_for_statistics(
         >>> cfg.Data.normalization.type
         'percentile'
     """
-    data = read_yaml(path) if path is not None else {}
-    apply_overrides(data, overrides)
+    data, source = _raw_config(path, overrides)
     section = data.get("Data")
     norm = section.get("normalization") if isinstance(section, dict) else None
     if isinstance(norm, dict):
@@ -240,7 +244,7 @@ def load_config_for_statistics(
             for key, value in _TO_BE_COMPUTED.get(str(spec.get("type")), {}).items():
                 if spec.get(key) is None:
                     spec[key] = value
-    return validate_config(data, source=str(path) if path is not None else "the defaults")
+    return validate_config(data, source=source)
 
 
 def dump_config(config: Config) -> str:
