@@ -30,3 +30,7 @@ class OutputError(UserInputError):
 
 class CheckpointError(UserInputError):
     """A checkpoint file is missing, unreadable or does not fit the configured model."""
+
+
+class ArgumentError(UserInputError):
+    """A command-line or API argument is invalid (e.g. a tile smaller than twice its overlap)."""

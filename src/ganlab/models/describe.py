@@ -8,6 +8,7 @@ large inputs cost nothing; other models run one real forward pass without gradie
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -201,3 +202,84 @@ def summarize_models(
     hr_size = (lr_size[0] * factor, lr_size[1] * factor)
     judged = describe_model(discriminator, hr_size, described.out_bands, kind="discriminator")
     return described.summary() + "\n" + judged.summary()
+
+
+NARROW = {"n_channels": 16, "growth_channels": 8}
+"""Feature widths the probe tries first: the receptive field does not depend on them."""
+
+
+def _probe_twin(generator: nn.Module) -> nn.Module:
+    """A CPU copy of ``generator`` whose every path carries gradient: positive, fan-in-scaled
+    weights and positive biases (a zero-initialised tail, exact zeros in trained weights or
+    negative pre-activations at ReLUs would hide paths), narrowed to small feature widths
+    where its constructor allows (see :data:`NARROW`)."""
+    kwargs = getattr(generator, "init_kwargs", None)
+    twin: nn.Module | None = None
+    if isinstance(kwargs, dict):
+        narrow = {**kwargs, **{k: v for k, v in NARROW.items() if k in kwargs}}
+        for candidate in (narrow, kwargs) if narrow != kwargs else (kwargs,):
+            try:
+                twin = type(generator)(**candidate)
+                break
+            except Exception:
+                continue
+    twin = (twin or copy.deepcopy(generator)).to(device="cpu", dtype=torch.float32).eval()
+    seed = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in twin.named_parameters():
+            if parameter.ndim > 1:
+                fan_in = max(1, parameter[0].numel())
+                parameter.copy_((0.5 + torch.rand(parameter.shape, generator=seed)) / fan_in)
+            elif name.endswith("bias"):
+                parameter.fill_(0.01)
+    return twin
+
+
+PROBE_WIDTH = 8
+"""Width (LR pixels) of the probe input: the vertical reach of convolutions does not depend on
+the width, and a thin probe costs a fraction of a square one."""
+
+
+def receptive_radius(
+    generator: nn.Module, in_bands: int | None = None, limit: int = 64
+) -> int | None:
+    """How far (in LR pixels) the generator's output at one pixel reads the input.
+
+    Measured, so it also covers plugin architectures: the gradient of the output block of the
+    centre LR pixel with respect to the input is non-zero exactly on the receptive field (on a
+    probe copy with positive weights, see :func:`_probe_twin`). Inputs of 2r+1 rows with r =
+    8, 16, ... ``limit`` are tried until the field ends inside the input; the radius along
+    the columns is taken to be the same (square kernels, as in every built-in generator).
+
+    Returns:
+        The radius r (the field is (2r+1) x (2r+1) LR pixels), or None when it reaches beyond
+        ``limit`` (global context such as channel attention or self-attention).
+
+    Example:
+        >>> from ganlab.config import load_config
+        >>> from ganlab.models import build_generator
+        >>> config = load_config(None, ["Generator.n_channels=4", "Generator.n_blocks=2"])
+        >>> receptive_radius(build_generator(config))  # 9x9 head/tail, 5 3x3 convs, bicubic skip
+        12
+    """
+    bands = _int_attribute(generator, "in_bands") or in_bands
+    if bands is None:
+        raise ValueError(
+            f"{type(generator).__name__} does not expose `in_bands`; pass in_bands= explicitly"
+        )
+    twin = _probe_twin(generator)
+    radius = 8
+    while True:
+        side = 2 * radius + 1
+        lr = torch.ones(1, bands, side, PROBE_WIDTH, requires_grad=True)
+        sr = twin(lr)
+        scale = sr.shape[-2] // side
+        sr[..., radius * scale : (radius + 1) * scale, :].sum().backward()
+        assert lr.grad is not None
+        reached = torch.nonzero(lr.grad.abs().sum(dim=(0, 1, 3)) > 0)
+        extent = int((reached - radius).abs().max()) if reached.numel() else 0
+        if extent < radius:
+            return extent
+        if radius >= limit:
+            return None
+        radius = min(2 * radius, limit)

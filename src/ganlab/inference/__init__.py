@@ -1,0 +1,1 @@
+"""Inference: apply a trained generator to images, scenes and volumes."""
