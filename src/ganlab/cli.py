@@ -1,5 +1,5 @@
-"""The ``ganlab`` command line: train, validate, report, config show/validate/reference,
-data stats, models list.
+"""The ``ganlab`` command line: train, validate, predict, export, report, config
+show/validate/reference, data stats, models list.
 
 Exit codes: 0 success, 2 usage or input error (config, data, checkpoint), 1 other failure.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from ganlab import __version__
 from ganlab.config.load import dump_config, load_config
-from ganlab.errors import TrainingFailure, UserInputError
+from ganlab.errors import DataError, TrainingFailure, UserInputError
 
 log = logging.getLogger("ganlab")
 
@@ -87,6 +87,59 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate the raw generator weights even when the checkpoint holds EMA weights "
         "(by default the EMA generator is used, as in validation during training)",
     )
+
+    predict = sub.add_parser(
+        "predict",
+        help="super-resolve files or folders with a trained model",
+        description="Super-resolve GeoTIFFs (streamed by tiles, georeferencing kept), "
+        "PNG/JPEG/TIFF photos (same bit depth), NIfTI volumes and DICOM files with a "
+        "checkpoint or a generator export. Folders are processed file by file (recursively, "
+        "mirrored under --output); a failing file is reported and the others continue.",
+    )
+    predict.add_argument(
+        "--checkpoint", required=True, metavar="FILE",
+        help="Lightning .ckpt of ganlab train or a *.generator[-ema].safetensors export",
+    )  # fmt: skip
+    predict.add_argument("--input", "-i", required=True, metavar="PATH", help="file or folder")
+    predict.add_argument(
+        "--output", "-o", required=True, metavar="PATH",
+        help="output file, or folder (required for a folder input; created if missing)",
+    )  # fmt: skip
+    predict.add_argument(
+        "--tile", type=int, metavar="N",
+        help="tile side in LR pixels (default: from the generator's receptive field)",
+    )  # fmt: skip
+    predict.add_argument(
+        "--overlap", type=int, metavar="N",
+        help="LR pixels shared by neighbouring tiles (default: twice the receptive radius + 8)",
+    )  # fmt: skip
+    predict.add_argument(
+        "--batch-size", type=int, metavar="N", help="tiles per generator call (default: 4 on a "
+        "GPU, 1 on the CPU)",
+    )  # fmt: skip
+    predict.add_argument(
+        "--device", default="auto", metavar="D",
+        help="cpu, cuda, cuda:1, mps ... (default: auto, the first GPU if there is one)",
+    )  # fmt: skip
+    predict.add_argument(
+        "--precision", default="32", metavar="P", help="32 (default), bf16-mixed or 16-mixed"
+    )
+    predict.add_argument(
+        "--raw", action="store_true",
+        help="use the raw generator weights of a checkpoint (default: EMA weights when present)",
+    )  # fmt: skip
+    predict.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    predict.add_argument(
+        "--fail-fast", action="store_true", help="stop at the first failing file of a folder"
+    )
+    predict.add_argument(
+        "--cog", action="store_true", help="write GeoTIFFs as Cloud-Optimised GeoTIFFs"
+    )
+    predict.add_argument(
+        "--allow-plugins", action="store_true",
+        help="let a generator export name a generator class from another package (its code runs)",
+    )  # fmt: skip
+    predict.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     config = sub.add_parser("config", help="inspect configs", description="Inspect configurations.")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -352,6 +405,53 @@ def command_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device(name: str) -> str:
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def command_predict(args: argparse.Namespace) -> int:
+    """``ganlab predict``."""
+    from ganlab.inference.predict import ProgressBar, predict_paths
+    from ganlab.inference.resolver import SuperResolver
+
+    source, output = Path(args.input), Path(args.output)
+    if not source.exists():
+        raise DataError(f"input {source} does not exist")
+    resolver = SuperResolver.from_checkpoint(
+        args.checkpoint, device=_device(args.device), use_ema=not args.raw,
+        precision=args.precision, allow_plugins=args.allow_plugins,
+    )  # fmt: skip
+    tiling = resolver.tiling(args.tile, args.overlap, args.batch_size)
+    radius = resolver.receptive_radius
+    exact = "matches whole-image inference" if tiling.exact_for(radius) else "blended"
+    log.info(
+        "Tiles of %d px, overlap %d px (margin %d, blend %d), batch %d; receptive radius %s px: "
+        "%s", tiling.tile, tiling.overlap, tiling.margin, tiling.blend, tiling.batch_size,
+        "unbounded" if radius is None else radius, exact,
+    )  # fmt: skip
+
+    def progress(path: Path, total: int) -> ProgressBar:
+        return ProgressBar(path, total, enabled=not args.no_progress)
+
+    summary = predict_paths(
+        resolver, source, output, tiling, overwrite=args.overwrite, fail_fast=args.fail_fast,
+        cog=args.cog, progress=progress,
+        report=lambda message: print(f"ganlab: {message}", file=sys.stderr, flush=True),
+    )  # fmt: skip
+    print(summary.line(resolver))
+    if len(summary.written) == 1 and not source.is_dir():
+        print(f"Output: {summary.written[0]}")
+    elif source.is_dir():
+        print(f"Outputs in {output}")
+    if summary.failed:
+        return 1 if summary.unexpected else 2
+    return 0
+
+
 def command_config(args: argparse.Namespace) -> int:
     """``ganlab config show | validate | reference``."""
     if args.config_command == "show":
@@ -423,6 +523,7 @@ COMMANDS = {
     "train": command_train,
     "report": command_report,
     "validate": command_validate,
+    "predict": command_predict,
     "config": command_config,
     "data": command_data,
     "models": command_models,

@@ -1,0 +1,222 @@
+"""GeoTIFF in, GeoTIFF out, streamed: a strip of tiles is read, super-resolved and written
+before the next, so memory depends on the tile and the scene's width, not its size.
+
+The output keeps the input's georeferencing with the pixel size divided by the scale (same
+extent, same upper-left corner), its CRS, nodata value, band descriptions, dataset and band
+tags and dtype (integers rounded and clipped). It is tiled (256 x 256 blocks) and
+deflate-compressed; with ``cog=True`` it is a Cloud-Optimised GeoTIFF (with overviews).
+Nodata: LR pixels without data (the raster's masks) are filled with the value the network
+sees as 0 before the generator runs, and every SR pixel of such an LR pixel is nodata.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganlab.data.geotiff import band_names, open_raster
+from ganlab.data.readers import resolve_bands
+from ganlab.errors import DataError, UserInputError
+from ganlab.files import atomic_write
+from ganlab.inference.resolver import SuperResolver, to_dtype
+from ganlab.inference.tiling import TilePlan, Tiling, run_tiled
+
+log = logging.getLogger(__name__)
+
+BLOCK = 256
+"""Block side of the output GeoTIFF (pixels)."""
+GDAL_CACHE_MB = 64
+"""GDAL's block cache while writing: bounded, so memory does not grow with the scene."""
+
+
+def select_bands(resolver: SuperResolver, names: tuple[str, ...], path: Path) -> list[int]:
+    """0-based bands of a file to feed the model: the training data's ``Data.bands`` when the
+    file has them, else all bands when their count matches the model.
+
+    Raises:
+        DataError: The file's bands do not fit the model (names the file and the counts).
+    """
+    if resolver.bands is not None:
+        try:
+            selected = resolve_bands(resolver.bands, names, str(path))
+        except DataError:
+            selected = None
+        if selected is not None:
+            resolver.check_bands(len(selected), f"{path} (bands {resolver.bands})")
+            return selected
+    resolver.check_bands(len(names), str(path))
+    return list(range(len(names)))
+
+
+class RasterSource:
+    """Rows of selected bands of an open raster as float32, nodata filled (a TileSource)."""
+
+    def __init__(self, dataset: Any, bands: list[int], fill: np.ndarray) -> None:
+        self.dataset = dataset
+        self.indexes = [band + 1 for band in bands]
+        self.fill = fill.astype(np.float32)[:, None, None]
+        self.bands, self.height, self.width = len(bands), dataset.height, dataset.width
+
+    def _window(self, top: int, height: int) -> Any:
+        from rasterio.windows import Window
+
+        return Window(0, top, self.width, height)
+
+    def valid(self, top: int, height: int) -> np.ndarray:
+        """``[height, width]`` True where every selected band has data."""
+        masks = self.dataset.read_masks(self.indexes, window=self._window(top, height))
+        return np.all(masks > 0, axis=0)
+
+    def read_rows(self, top: int, height: int) -> np.ndarray:
+        rows = self.dataset.read(self.indexes, window=self._window(top, height))
+        rows = rows.astype(np.float32)
+        valid = self.valid(top, height)
+        if not valid.all():
+            rows = np.where(valid[None], rows, self.fill)
+        return rows
+
+
+class RasterSink:
+    """Writes finished SR rows into an open output raster in whole block rows (a RowSink);
+    SR pixels of LR nodata become nodata."""
+
+    def __init__(self, output: Any, source: RasterSource, scale: int, nodata: float | None):
+        self.output = output
+        self.source = source
+        self.scale = scale
+        self.nodata = nodata
+        self.dtype = np.dtype(output.dtypes[0])
+        self.pending: list[np.ndarray] = []
+        self.pending_top = 0
+
+    def write_rows(self, top: int, rows: np.ndarray) -> None:
+        values = to_dtype(rows, self.dtype)
+        if self.nodata is not None:
+            s = self.scale
+            first, last = top // s, (top + rows.shape[1] - 1) // s
+            valid = self.source.valid(first, last - first + 1)
+            valid = np.repeat(np.repeat(valid, s, axis=0), s, axis=1)
+            valid = valid[top - first * s : top - first * s + rows.shape[1]]
+            values[:, ~valid] = self.dtype.type(self.nodata)
+        self.pending.append(values)
+        if sum(p.shape[1] for p in self.pending) >= BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the rows held back (called at the end for the last, partial block row)."""
+        if not self.pending:
+            return
+        from rasterio.windows import Window
+
+        block = np.concatenate(self.pending, axis=1)
+        window = Window(0, self.pending_top, block.shape[2], block.shape[1])
+        self.output.write(block, window=window)
+        self.pending_top += block.shape[1]
+        self.pending = []
+
+
+def _profile(dataset: Any, bands: int, scale: int, dtype: str) -> dict[str, Any]:
+    from affine import Affine
+
+    integer = np.issubdtype(np.dtype(dtype), np.integer)
+    block = BLOCK
+    return {
+        "driver": "GTiff",
+        "width": dataset.width * scale,
+        "height": dataset.height * scale,
+        "count": bands,
+        "dtype": dtype,
+        "crs": dataset.crs,
+        "transform": dataset.transform * Affine.scale(1 / scale),
+        "nodata": dataset.nodata,
+        "tiled": True,
+        "blockxsize": block,
+        "blockysize": block,
+        "compress": "deflate",
+        "predictor": 2 if integer else 3,
+        "BIGTIFF": "IF_SAFER",
+    }
+
+
+def _copy_metadata(source: Any, output: Any, bands: list[int], resolver: SuperResolver) -> None:
+    """Dataset tags, and band descriptions and tags where the model keeps the band count."""
+    output.update_tags(**source.tags())
+    output.update_tags(
+        GANLAB_SUPER_RESOLVED=f"x{resolver.scale} by OpenSR GAN Lab "
+        f"({resolver.weights} weights of {Path(str(resolver.source)).name})"
+    )
+    if resolver.out_bands != len(bands):
+        return
+    for out_index, band in enumerate(bands, start=1):
+        description = source.descriptions[band]
+        if description:
+            output.set_band_description(out_index, description)
+        output.update_tags(out_index, **source.tags(band + 1))
+
+
+def raster_tiles(resolver: SuperResolver, path: Path, tiling: Tiling) -> int:
+    """Number of tiles a GeoTIFF takes (for a progress bar)."""
+    with open_raster(path) as dataset:
+        return TilePlan.of(tiling, dataset.height, dataset.width).count
+
+
+def super_resolve_geotiff(
+    source: Path,
+    target: Path,
+    resolver: SuperResolver,
+    tiling: Tiling,
+    progress: Callable[[int], None] | None = None,
+    cog: bool = False,
+) -> Path:
+    """Super-resolve a GeoTIFF into ``target`` (streamed, see the module docstring).
+
+    Raises:
+        DataError: Unreadable file or bands that do not fit the model.
+        OutputError: ``target`` cannot be written (nothing is left behind).
+    """
+    import rasterio
+    import rasterio.shutil
+
+    try:
+        dataset = open_raster(source)
+    except UserInputError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{source}: cannot be read ({type(exc).__name__}: {exc})") from None
+    with dataset, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        bands = select_bands(resolver, band_names(dataset), source)
+        zeros = torch.zeros(1, len(bands), 1, 1, device=resolver.device)
+        fill = resolver.lr_normalizer.denormalize(zeros).flatten().cpu().numpy()
+        reader = RasterSource(dataset, bands, fill)
+        dtype = dataset.dtypes[bands[0]]
+        profile = _profile(dataset, resolver.out_bands, resolver.scale, dtype)
+
+        def write_tiff(path: Path) -> None:
+            with rasterio.open(path, "w", **profile) as output:
+                _copy_metadata(dataset, output, bands, resolver)
+                sink = RasterSink(output, reader, resolver.scale, dataset.nodata)
+                run_tiled(reader, sink, resolver.run, tiling, resolver.scale, progress)
+                sink.flush()
+
+        def write(path: Path) -> None:
+            if not cog:
+                write_tiff(path)
+                return
+            plain = path.with_name(path.name + ".tiles.tif")
+            try:
+                write_tiff(plain)
+                rasterio.shutil.copy(
+                    plain, path, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=str(2 * BLOCK),
+                    BIGTIFF="IF_SAFER",
+                )  # fmt: skip
+            finally:
+                plain.unlink(missing_ok=True)
+                Path(str(plain) + ".aux.xml").unlink(missing_ok=True)
+
+        atomic_write(target, write, "GeoTIFF")
+    return target
