@@ -1,10 +1,12 @@
-"""Every shipped config trains two steps and validates (fast_dev_run), then validates the
-trained module on its own (``trainer.validate``) and logs finite ``val/*`` metrics."""
+"""Every shipped config trains two steps and validates (fast_dev_run), then validates, tests
+and predicts with the trained module (``trainer.validate``/``test``/``predict``): finite
+``val/*`` and ``test/*`` metrics, predictions of the EMA generator in physical units."""
 
 import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganlab.config import load_config
 from ganlab.data.datamodule import SRDataModule
@@ -37,3 +39,30 @@ def test_shipped_config_trains_and_validates(path: Path, tmp_path: Path) -> None
         logged["val/psnr"] - logged["val/psnr_bicubic"], abs=1e-4
     )
     assert module.step_count == 2  # validation trains nothing
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_shipped_config_tests_and_predicts_with_the_ema_generator(
+    path: Path, tmp_path: Path
+) -> None:
+    config = load_config(path, ["Training.g_pretrain_steps=1", "Trainer.enable_progress_bar=false"])
+    module, trainer = fit(config, tmp_path, fast_dev_run=2)
+    datamodule = SRDataModule(config)
+    (validated,) = trainer.validate(module, datamodule=datamodule, verbose=False)
+    (tested,) = trainer.test(module, datamodule=datamodule, verbose=False)
+    assert set(tested) == {name.replace("val/", "test/") for name in validated}
+    for name, value in validated.items():  # same items, same (EMA) weights
+        assert tested[name.replace("val/", "test/")] == pytest.approx(value, rel=1e-5)
+
+    predictions = trainer.predict(module, datamodule=datamodule)
+    assert predictions is not None
+    batch = next(iter(datamodule.predict_dataloader()))
+    first = predictions[0]
+    assert first["sr"].shape == batch["hr"].shape
+    assert first["meta"] == batch["meta"]
+    generator = module.ema_generator().eval()  # what EMASwap puts in (raw without an EMA)
+    with torch.no_grad():
+        expected = module.hr_normalizer.denormalize(
+            generator(module.lr_normalizer.normalize(batch["lr"]))
+        )
+    torch.testing.assert_close(first["sr"], expected, rtol=1e-4, atol=1e-4 * expected.abs().max())

@@ -133,3 +133,14 @@ class SRDataModule(pl.LightningDataModule):
             generator=torch.Generator().manual_seed(data_seed(self.config)),
             **self._loader_options(),
         )
+
+    def test_dataloader(self) -> DataLoader[Sample]:
+        """The validation items (``Trainer.test``): the product has no separate test split; to
+        test on other data, point ``Data.val_dir`` (or the dataset's val keys) at it, e.g.
+        ``--set Data.val_dir=...``."""
+        return self.val_dataloader()
+
+    def predict_dataloader(self) -> DataLoader[Sample]:
+        """The validation items (``Trainer.predict``); to super-resolve files of any size use
+        ``ganlab predict`` or :class:`ganlab.SuperResolver`."""
+        return self.val_dataloader()

@@ -299,6 +299,23 @@ class SRGANModule(LightningModule):
         if not self.trainer.sanity_checking and self.trainer.state.fn == "fit":
             self.schedules.observe({name: float(value) for name, value in values.items()})
 
+    # ---------------------------------------------------------------------- test and predict
+
+    def test_step(self, batch: Batch, batch_idx: int) -> dict[str, Any]:
+        """As :meth:`validation_step`; the metrics are logged under ``test/``."""
+        return self.validation_step(batch, batch_idx)
+
+    def on_test_epoch_end(self) -> None:
+        """Log ``test/<metric>``, ``test/<metric>_bicubic`` and ``test/psnr_gain``."""
+        self.log_dict(validation_values(self.sr_quality, self.bicubic_quality, "test"))
+
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> Batch:
+        """SR of the batch's LR in physical units: ``{"sr": [B, C_out, H, W], "meta": ...}``
+        (the batch's metadata). With an EMA, callbacks swap its weights in (``EMASwap``).
+        For files of any size use :class:`ganlab.SuperResolver` (tiles)."""
+        sr = self.generator(self.lr_normalizer.normalize(batch["lr"]))
+        return {"sr": self.hr_normalizer.denormalize(sr), "meta": batch.get("meta")}
+
     # --------------------------------------------------------------------------- checkpoints
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -39,16 +39,16 @@ def validation_outputs(
 
 
 def validation_values(
-    sr_quality: ImageQuality, bicubic_quality: ImageQuality | None
+    sr_quality: ImageQuality, bicubic_quality: ImageQuality | None, prefix: str = "val"
 ) -> dict[str, torch.Tensor]:
-    """``val/<metric>`` of SR, ``val/<metric>_bicubic`` and ``val/psnr_gain`` of the epoch;
-    the metrics are reset for the next one."""
+    """``<prefix>/<metric>`` of SR, ``<prefix>/<metric>_bicubic`` and ``<prefix>/psnr_gain``
+    of the epoch (``prefix``: ``val`` or ``test``); the metrics are reset for the next one."""
     sr = sr_quality.compute()
-    values = {f"val/{name}": value for name, value in sr.items()}
+    values = {f"{prefix}/{name}": value for name, value in sr.items()}
     sr_quality.reset()
     if bicubic_quality is not None:
         bicubic = bicubic_quality.compute()
-        values.update({f"val/{name}_bicubic": value for name, value in bicubic.items()})
-        values["val/psnr_gain"] = sr["psnr"] - bicubic["psnr"]
+        values.update({f"{prefix}/{name}_bicubic": value for name, value in bicubic.items()})
+        values[f"{prefix}/psnr_gain"] = sr["psnr"] - bicubic["psnr"]
         bicubic_quality.reset()
     return values

@@ -24,17 +24,14 @@ import json
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab import __version__
 from ganlab.data.normalizers import Normalizer
 from ganlab.errors import OutputError
-from ganlab.export import LoadedGenerator
 from ganlab.files import atomic_write
 
 RTOL = 1e-4
@@ -87,25 +84,6 @@ class PhysicalGenerator(nn.Module):
         return self.hr_normalizer.denormalize(self.generator(self.lr_normalizer.normalize(lr)))
 
 
-def artefact_metadata(loaded: LoadedGenerator) -> dict[str, str]:
-    """What an exported file says about itself, from a generator export's contents: generator
-    class, weights (``raw``/``ema``), scale, band counts, step, epoch and normalisation."""
-    cls = type(loaded.generator)
-    model, generator = loaded.config.get("Model", {}), loaded.config.get("Generator", {})
-    return {
-        "producer": f"opensr-gan-lab {__version__}",
-        "generator_class": f"{cls.__module__}:{cls.__qualname__}",
-        "weights": loaded.weights,
-        "scale": str(generator.get("scaling_factor", "")),
-        "in_bands": str(model.get("in_bands", "")),
-        "out_bands": str(model.get("out_bands") or model.get("in_bands", "")),
-        "step": "" if loaded.step is None else str(loaded.step),
-        "epoch": "" if loaded.epoch is None else str(loaded.epoch),
-        "units": "physical (the normalisation is part of the model)",
-        "normalization": json.dumps(loaded.config.get("Data", {}).get("normalization")),
-    }
-
-
 def verify_outputs(
     expected: torch.Tensor,
     actual: np.ndarray | torch.Tensor,
@@ -156,7 +134,9 @@ def second_input(example: torch.Tensor) -> torch.Tensor:
     Shapes: ``[B, C, h, w] -> [2B, C, h + 8, w + 4]``.
     """
     if example.ndim != 4 or not example.is_floating_point():
-        raise ValueError(f"need a float [B, C, h, w] example, got {example.dtype} {example.shape}")
+        raise ValueError(
+            f"need a float [B, C, h, w] example, got {example.dtype} {list(example.shape)}"
+        )
     grown = F.pad(example, (0, 4, 0, 8), mode="replicate")
     return torch.cat([grown, grown.flip(-1)])
 
@@ -264,25 +244,16 @@ def export_torchscript(
     return atomic_write(path, lambda partial: partial.write_bytes(artefact), "TorchScript export")
 
 
-def _onnx_bytes(module: nn.Module, example: torch.Tensor, opset: int | None, dynamo: bool) -> bytes:
+def _onnx_bytes(module: nn.Module, example: torch.Tensor, opset: int | None) -> bytes:
     """The serialised ONNX model of ``module`` with dynamic batch, height and width."""
-    names: dict[str, Any] = dict(input_names=["lr"], output_names=["sr"], opset_version=opset)
-    if dynamo:
-        with warnings.catch_warnings():
-            # torch turns the named axes into permissive dynamic shapes; its advice to pass
-            # dynamic_shapes is for exports that then fail, which the caller reports
-            warnings.filterwarnings("ignore", ".*'dynamic_axes' is not recommended", UserWarning)
-            program = torch.onnx.export(
-                module, (example,), dynamo=True, verbose=False, dynamic_axes=ONNX_AXES, **names
-            )
-        assert program is not None  # the dynamo exporter returns the program
-        return bytes(program.model_proto.SerializeToString())
     export: Callable[..., object] = torch.onnx.export
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        # the dynamo exporter is the default from torch 2.9; torch < 2.5 has no choice
+        # torch >= 2.9 defaults to the torch.export-based exporter (see export_onnx for why
+        # not that one); torch < 2.5 has only this one and no choice to make
         export = functools.partial(torch.onnx.export, dynamo=False)
     buffer = io.BytesIO()
-    export(module, (example,), buffer, dynamic_axes=ONNX_AXES, **names)
+    names = {"input_names": ["lr"], "output_names": ["sr"]}
+    export(module, (example,), buffer, opset_version=opset, dynamic_axes=ONNX_AXES, **names)
     return buffer.getvalue()
 
 
@@ -292,15 +263,13 @@ def export_onnx(
     example: torch.Tensor,
     opset: int | None = None,
     metadata: Mapping[str, str] | None = None,
-    *,
-    dynamo: bool = False,
 ) -> Path:
     """Export ``module`` to ONNX (input ``lr``, output ``sr``, dynamic batch, height and width),
     checked in onnxruntime before it is written (atomically).
 
-    The default is torch's TorchScript-based exporter: for the built-in generators it gives the
-    same results as the ``torch.export``-based one (``dynamo=True``, needs onnxscript), about
-    ten times faster, on every torch this package supports.
+    It uses torch's TorchScript-based exporter: in torch 2.13 the ``torch.export``-based one
+    (the default since 2.9) gives the same graphs for the built-in generators but takes about
+    ten times longer (seconds per generator), needs onnxscript and is absent before torch 2.5.
 
     Args:
         module: Maps ``[B, C, h, w]`` to one tensor (e.g. a :class:`PhysicalGenerator`).
@@ -308,7 +277,6 @@ def export_onnx(
         example: An input, e.g. ``[1, C_in, 64, 64]`` in physical units.
         opset: ONNX opset; None uses the exporter's default.
         metadata: Stored as the model's ``metadata_props``.
-        dynamo: Use the ``torch.export``-based exporter.
 
     Returns:
         ``path``.
@@ -319,17 +287,16 @@ def export_onnx(
     """
     path = Path(path)
     second_input(example)  # checks the example before tracing it
-    needed = ["onnx", "onnxruntime", *(["onnxscript"] if dynamo else [])]
     try:
-        onnx, onnxruntime, *_ = (importlib.import_module(name) for name in needed)
+        onnx, onnxruntime = (importlib.import_module(name) for name in ("onnx", "onnxruntime"))
     except ImportError as exc:
         raise OutputError(
-            f"ONNX export needs {', '.join(needed)} ({exc}): {ONNX_INSTALL}"
+            f"ONNX export needs onnx and onnxruntime ({exc}): {ONNX_INSTALL}"
         ) from None
     with _evaluating(module):
         try:
             with _tracer_notes() as notes:
-                model = onnx.load_from_string(_onnx_bytes(module, example, opset, dynamo))
+                model = onnx.load_from_string(_onnx_bytes(module, example, opset))
             onnx.helper.set_model_props(model, dict(metadata or {}))
             artefact = bytes(model.SerializeToString())
             options = onnxruntime.SessionOptions()

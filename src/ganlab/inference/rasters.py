@@ -132,7 +132,7 @@ def _profile(dataset: Any, bands: int, scale: int, dtype: str) -> dict[str, Any]
         "count": bands,
         "dtype": dtype,
         "crs": dataset.crs,
-        "transform": dataset.transform * Affine.scale(1 / scale),
+        "transform": dataset.transform @ Affine.scale(1 / scale),
         "nodata": dataset.nodata,
         "tiled": True,
         "blockxsize": block,
