@@ -183,3 +183,41 @@ def test_uint16_geotiff_in_gives_uint16_out_and_float_in_float_out(
                      "--output", str(target), "--no-progress"]) == 0  # fmt: skip
         with rasterio.open(target) as sr:
             assert sr.dtypes[0] == dtype and sr.crs is None
+
+
+ONE_BAND = ("Model.in_bands=1", "Data.normalization={type: mean_std, mean: [0], std: [500]}")
+
+
+def test_nifti_volume_keeps_its_dtype_and_scales_the_in_plane_spacing(
+    export: MakeExport, tmp_path: Path
+) -> None:
+    import nibabel
+
+    volume = np.random.default_rng(3).integers(-200, 800, (20, 18, 3)).astype(np.int16)
+    affine = np.diag([0.8, 0.9, 3.0, 1.0])
+    source = tmp_path / "head.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(volume, affine), source)
+    target = tmp_path / "head_sr.nii.gz"
+    assert main(["predict", "--checkpoint", str(export(*ONE_BAND)), "--input", str(source),
+                 "--output", str(target), "--no-progress"]) == 0  # fmt: skip
+    image = nibabel.load(target)
+    assert image.shape == (80, 72, 3) and image.get_data_dtype() == np.int16
+    np.testing.assert_allclose(image.header.get_zooms(), (0.2, 0.225, 3.0), rtol=1e-6)
+    np.testing.assert_allclose(np.diag(image.affine)[:3], (0.2, 0.225, 3.0), rtol=1e-6)
+
+
+def test_dicom_gets_new_size_spacing_and_instance_uid(export: MakeExport, tmp_path: Path) -> None:
+    import pydicom
+
+    source = Path(__file__).resolve().parents[2] / "src/ganlab/sample_data/dicom/ct/CT_small.dcm"
+    target = tmp_path / "ct_sr.dcm"
+    assert main(["predict", "--checkpoint", str(export(*ONE_BAND)), "--input", str(source),
+                 "--output", str(target), "--tile", "64", "--overlap", "24",
+                 "--no-progress"]) == 0  # fmt: skip
+    before, after = pydicom.dcmread(source), pydicom.dcmread(target)
+    assert (after.Rows, after.Columns) == (4 * before.Rows, 4 * before.Columns)
+    assert [float(v) for v in after.PixelSpacing] == pytest.approx(
+        [float(v) / 4 for v in before.PixelSpacing]
+    )
+    assert after.SOPInstanceUID != before.SOPInstanceUID
+    assert after.pixel_array.dtype == before.pixel_array.dtype
