@@ -1,5 +1,6 @@
-"""The package's imports point one way (see DESIGN.md): cli -> trainer -> callbacks -> engine ->
-(models, losses, data, distributed) -> config -> (registry, errors, metrics)."""
+"""The package's imports point one way (see DESIGN.md): cli -> trainer -> (callbacks, inference)
+-> engine -> (models, losses, data, distributed) -> config -> (registry, errors, metrics); the
+package root re-exports the public API on top of all."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ganlab"
 
 LAYERS: dict[str, int] = {
-    "ganlab": 0,  # the package root (its version)
+    "ganlab": 7,  # the package root: the version and the public API (SuperResolver)
+    "ganlab._version": 0,
     "ganlab._lightning": 0,
     "ganlab.errors": 0,
     "ganlab.files": 0,
@@ -28,6 +30,7 @@ LAYERS: dict[str, int] = {
     "ganlab.engine": 3,
     "ganlab.callbacks": 4,
     "ganlab.loggers": 4,
+    "ganlab.inference": 4,
     "ganlab.trainer": 5,
     "ganlab.report": 5,
     "ganlab.cli": 6,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ganlab import __version__
+from ganlab._version import __version__
 from ganlab.config.load import dump_config, load_config
 from ganlab.errors import DataError, TrainingFailure, UserInputError
 

@@ -97,3 +97,11 @@ def test_half_precision_without_cuda_is_refused(export: MakeExport) -> None:
         SuperResolver.from_checkpoint(export(PERCENTILE), precision="16-mixed")
     with pytest.raises(ArgumentError, match="not supported for inference"):
         SuperResolver.from_checkpoint(export(PERCENTILE), precision="64")
+
+
+def test_the_package_exports_super_resolver() -> None:
+    import ganlab
+
+    assert ganlab.SuperResolver is SuperResolver
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        _ = ganlab.Nothing  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ganlab import __version__
+from ganlab._version import __version__
 from ganlab.files import atomic_write
 from ganlab.report.metrics_log import METRICS_FILE, MetricsLog
 from ganlab.report.plots import _Plotter
