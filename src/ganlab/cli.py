@@ -18,7 +18,14 @@ from typing import Any
 
 from ganlab._version import __version__
 from ganlab.config.load import dump_config, load_config
-from ganlab.errors import DataError, TrainingFailure, UserInputError
+from ganlab.errors import (
+    ArgumentError,
+    CheckpointError,
+    DataError,
+    OutputError,
+    TrainingFailure,
+    UserInputError,
+)
 
 log = logging.getLogger("ganlab")
 
@@ -140,6 +147,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="let a generator export name a generator class from another package (its code runs)",
     )  # fmt: skip
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    export = sub.add_parser(
+        "export",
+        help="export the generator (safetensors, TorchScript or ONNX)",
+        description="Export a checkpoint's generator (EMA weights by default). TorchScript and "
+        "ONNX files take and return physical units (the normalisers are inside) with any batch "
+        "and image size, and are checked against the generator before they are written (ONNX "
+        "in onnxruntime: pip install 'opensr-gan-lab[onnx]').",
+    )
+    export.add_argument(
+        "--checkpoint", required=True, metavar="FILE",
+        help="Lightning .ckpt of ganlab train or a *.generator[-ema].safetensors export",
+    )  # fmt: skip
+    export.add_argument("--output", "-o", required=True, metavar="FILE", help="file to write")
+    export.add_argument(
+        "--format", choices=EXPORT_FORMATS,
+        help="default: from the output suffix (.safetensors, .pt/.ts, .onnx)",
+    )  # fmt: skip
+    export.add_argument(
+        "--raw", action="store_true", help="export the raw generator weights (default: EMA)"
+    )
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.add_argument(
+        "--size", type=int, default=64, metavar="N",
+        help="side of the LR example used to trace and check the export (default: 64)",
+    )  # fmt: skip
+    export.add_argument(
+        "--allow-plugins", action="store_true",
+        help="let a generator export name a generator class from another package (its code runs)",
+    )  # fmt: skip
 
     config = sub.add_parser("config", help="inspect configs", description="Inspect configurations.")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -452,6 +489,93 @@ def command_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+EXPORT_FORMATS = ("safetensors", "torchscript", "onnx")
+EXPORT_SUFFIXES = {".safetensors": "safetensors", ".pt": "torchscript", ".ts": "torchscript",
+                   ".onnx": "onnx"}  # fmt: skip
+
+
+def _export_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise ArgumentError(
+            f"cannot tell the format from {args.output}; pass --format "
+            f"{'|'.join(EXPORT_FORMATS)} or use one of {', '.join(EXPORT_SUFFIXES)}"
+        )
+    return EXPORT_SUFFIXES[suffix]
+
+
+def _export_safetensors(args: argparse.Namespace, output: Path) -> str:
+    from ganlab.engine.checkpoint import read_checkpoint
+    from ganlab.export import read_export_metadata, save_generator
+    from ganlab.files import atomic_write
+
+    source = Path(args.checkpoint)
+    if source.suffix == ".safetensors":  # already an export: copy it, checked
+        weights = read_export_metadata(source)["weights"]
+        atomic_write(output, lambda partial: partial.write_bytes(source.read_bytes()), "export")
+        return weights
+    checkpoint = read_checkpoint(source)
+    state = checkpoint.get("ganlab") or {}
+    if "generator" not in state:
+        raise CheckpointError(f"{source} is not a checkpoint of ganlab train (no generator "
+                              "description in it)")  # fmt: skip
+    ema = state.get("ema")
+    if ema is not None and not args.raw:
+        weights, tensors = "ema", ema["module"]
+    else:
+        weights = "raw"
+        tensors = {k[len("generator.") :]: v for k, v in checkpoint["state_dict"].items()
+                   if k.startswith("generator.")}  # fmt: skip
+    save_generator(output, tensors, state["generator"], weights,  # type: ignore[arg-type]
+                   step=state.get("step_count"), epoch=checkpoint.get("epoch"))  # fmt: skip
+    return weights
+
+
+def command_export(args: argparse.Namespace) -> int:
+    """``ganlab export``."""
+    output = Path(args.output)
+    form = _export_format(args)
+    if output.exists() and not args.overwrite:
+        raise OutputError(f"{output} exists; pass --overwrite to replace it")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if form == "safetensors":
+        weights = _export_safetensors(args, output)
+        print(f"Exported the {weights} generator weights to {output} (safetensors)")
+        return 0
+    import torch
+
+    from ganlab.inference.exports import PhysicalGenerator, export_onnx, export_torchscript
+    from ganlab.inference.resolver import SuperResolver
+
+    resolver = SuperResolver.from_checkpoint(
+        args.checkpoint, use_ema=not args.raw, allow_plugins=args.allow_plugins
+    )
+    module = PhysicalGenerator(resolver.generator, resolver.lr_normalizer, resolver.hr_normalizer)
+    generator = torch.Generator().manual_seed(0)
+    normalised = torch.rand(1, resolver.in_bands, args.size, args.size, generator=generator)
+    example = resolver.lr_normalizer.denormalize(normalised)  # typical physical values
+    metadata = {
+        "format": "ganlab-physical-generator",
+        "scale": str(resolver.scale),
+        "in_bands": str(resolver.in_bands),
+        "out_bands": str(resolver.out_bands),
+        "weights": resolver.weights,
+        "generator_class": type(resolver.generator).__qualname__,
+        "source": Path(args.checkpoint).name,
+        "units": "physical (the training data's units) in and out",
+    }
+    if form == "torchscript":
+        export_torchscript(module, output, example, metadata)
+    else:
+        export_onnx(module, output, example, metadata=metadata)
+    print(f"Exported the {resolver.weights} generator (x{resolver.scale}, {resolver.in_bands} -> "
+          f"{resolver.out_bands} bands, physical units in and out) to {output} ({form}); "
+          "checked against the generator at two input sizes")  # fmt: skip
+    return 0
+
+
 def command_config(args: argparse.Namespace) -> int:
     """``ganlab config show | validate | reference``."""
     if args.config_command == "show":
@@ -524,6 +648,7 @@ COMMANDS = {
     "report": command_report,
     "validate": command_validate,
     "predict": command_predict,
+    "export": command_export,
     "config": command_config,
     "data": command_data,
     "models": command_models,
