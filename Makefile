@@ -47,11 +47,18 @@ $(PL1_VENV)/.setup-stamp: $(PL1_BIN)/python pyproject.toml
 
 setup-lightning1: $(PL1_VENV)/.setup-stamp
 
+# the demo: train the quickstart, write its report, then super-resolve a bundled Landsat-8
+# scene (a GeoTIFF) with the trained model into the report folder
+DEMO_RUN ?= runs/quickstart
+DEMO_SCENE ?= src/ganlab/sample_data/landsat8_scene/val/val_r1408_c1280.tif
+
 # each demo starts over: ganlab refuses to start a fresh run in a folder that holds checkpoints
 demo: setup
-	rm -rf runs/quickstart
-	$(BIN)/ganlab train --config configs/quickstart.yaml --run-dir runs/quickstart
-	$(BIN)/ganlab report runs/quickstart
+	rm -rf $(DEMO_RUN)
+	$(BIN)/ganlab train --config configs/quickstart.yaml --run-dir $(DEMO_RUN)
+	$(BIN)/ganlab report $(DEMO_RUN)
+	$(BIN)/ganlab predict --checkpoint $(DEMO_RUN)/checkpoints/last.ckpt --input $(DEMO_SCENE) \
+		--output $(DEMO_RUN)/report/scene_x4.tif
 
 # the full suite on Lightning 2.x, then the 1.x subset; each names the other's Python for the
 # tests that carry exports and checkpoints from one line to the other
