@@ -170,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--overwrite", action="store_true", help="replace an existing file")
     export.add_argument(
-        "--size", type=int, default=64, metavar="N",
-        help="side of the LR example used to trace and check the export (default: 64)",
+        "--size", type=int, default=61, metavar="N",
+        help="side of the LR example used to trace and check the export (default: 61; not a "
+        "multiple of a window size, so size-dependent padding is traced)",
     )  # fmt: skip
     export.add_argument(
         "--allow-plugins", action="store_true",

@@ -16,7 +16,8 @@ import pytest
 from ganlab.data.medical import read_dicom, read_nifti
 from ganlab.data.paths import sample_root
 from ganlab.errors import DataError, OutputError
-from ganlab.inference.medical import super_resolve_dicom, super_resolve_nifti, work_units
+from ganlab.inference.dicom import super_resolve_dicom
+from ganlab.inference.medical import super_resolve_nifti, work_units
 
 nibabel = pytest.importorskip("nibabel")
 pydicom = pytest.importorskip("pydicom")

@@ -112,7 +112,7 @@ def verify_outputs(
     suffix = f"; {advice}" if advice else ""
     if result.shape != reference.shape:
         raise OutputError(
-            f"{what} {path}: output shape {list(result.shape)} differs from the module's "
+            f"{path} ({what}): output shape {list(result.shape)} differs from the module's "
             f"{list(reference.shape)}{suffix}"
         )
     # an all-zero output still gets a non-zero tolerance
@@ -121,7 +121,7 @@ def verify_outputs(
     if not bool((difference <= ATOL * magnitude + RTOL * reference.abs()).all()):
         worst = float(difference.nan_to_num(nan=float("inf")).max())
         raise OutputError(
-            f"{what} {path} does not reproduce the module: outputs differ by up to {worst:.3g} "
+            f"{path} ({what}) does not reproduce the module: outputs differ by up to {worst:.3g} "
             f"(allowed: {ATOL:g} x the largest output {magnitude:.3g} + {RTOL:g} relative)"
             f"{suffix}"
         )
@@ -166,39 +166,52 @@ def _tracer_notes() -> Iterator[list[str]]:
         yield notes
     for warning in caught:
         if issubclass(warning.category, torch.jit.TracerWarning):
-            notes.append(str(warning.message).split("\n")[0])
+            notes.append(str(warning.message).split(". ")[0])
         elif not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
 
 
+def _reason(exc: Exception) -> str:
+    """The last line of an error (TorchScript puts a traceback before it), at most 300 chars."""
+    reason = str(exc).strip().split("\n")[-1]
+    return reason if len(reason) <= 300 else "..." + reason[-300:]
+
+
 def _check_artefact(
     module: nn.Module,
     run: Callable[[torch.Tensor], np.ndarray | torch.Tensor],
-    example: torch.Tensor,
+    inputs: tuple[torch.Tensor, ...],
     what: str,
     path: Path,
     notes: list[str],
     alternative: str,
 ) -> None:
-    """Compare ``run`` (the loaded file) with ``module`` on the example and
-    :func:`second_input`; a run that fails counts as a mismatch. ``notes`` are the tracer's
-    warnings and ``alternative`` the other format, for the message."""
+    """Compare ``run`` (the loaded file) with ``module`` on each input; a run that fails counts
+    as a mismatch. ``notes`` (the tracer's warnings) and ``alternative`` (the other format) go
+    into the message."""
     warned = f" (the tracer warned: {notes[0]})" if notes else ""
     advice = (
         "the file was not written; the model's Python code probably depends on the input size"
         f"{warned}. Use {alternative} or the safetensors export, or (SwinIR) an example whose "
         "sides are not multiples of the window"
     )
-    for lr in (example, second_input(example)):
+    for lr in inputs:
         shape = f"at input {list(lr.shape)}"
+        try:
+            expected = module(lr)
+        except Exception as exc:  # the model's own failure, whatever its type
+            raise OutputError(
+                f"{type(module).__name__} itself fails {shape} ({_reason(exc)}); exports are "
+                "checked at the example's size and at 8 rows and 4 columns more: give an "
+                "example for which both work"
+            ) from None
         try:
             actual = run(lr)
         except Exception as exc:  # onnxruntime and TorchScript raise their own error types
-            message = str(exc).strip().split("\n")[-1][:300]
-            raise OutputError(f"{what} {path} fails {shape} ({message}); {advice}") from None
-        verify_outputs(module(lr), actual, f"{what} {shape}", path, advice=advice)
+            raise OutputError(f"{path} ({what} {shape}) fails: {_reason(exc)}; {advice}") from None
+        verify_outputs(expected, actual, f"{what} {shape}", path, advice=advice)
 
 
 def export_torchscript(
@@ -222,8 +235,7 @@ def export_torchscript(
         OutputError: Tracing fails, the traced file does not reproduce ``module`` (then nothing
             is written; the message says what else to try), or the file cannot be written.
     """
-    path = Path(path)
-    second_input(example)  # checks the example before tracing it
+    path, inputs = Path(path), (example, second_input(example))
     with _evaluating(module):
         with _tracer_notes() as notes:
             try:
@@ -233,13 +245,13 @@ def export_torchscript(
                 torch.jit.save(traced, buffer, _extra_files=extra)
                 buffer.seek(0)
                 loaded = torch.jit.load(buffer, map_location=example.device)
-            except RuntimeError as exc:
+            except Exception as exc:  # the tracer and the model raise many types
                 raise OutputError(
-                    f"cannot trace {type(module).__name__} to TorchScript for {path} ({exc}); "
-                    "use --format onnx or the safetensors export"
+                    f"cannot trace {type(module).__name__} to TorchScript for {path} "
+                    f"({_reason(exc)}); use --format onnx or the safetensors export"
                 ) from None
         what = "TorchScript export"
-        _check_artefact(module, loaded, example, what, path, notes, "--format onnx")
+        _check_artefact(module, loaded, inputs, what, path, notes, "--format onnx")
     artefact = buffer.getvalue()
     return atomic_write(path, lambda partial: partial.write_bytes(artefact), "TorchScript export")
 
@@ -270,6 +282,9 @@ def export_onnx(
     It uses torch's TorchScript-based exporter: in torch 2.13 the ``torch.export``-based one
     (the default since 2.9) gives the same graphs for the built-in generators but takes about
     ten times longer (seconds per generator), needs onnxscript and is absent before torch 2.5.
+    Export a module on the CPU (as :func:`ganlab.export.load_generator` loads it by default):
+    on a GPU, TF32 convolutions can differ from onnxruntime's float32 by more than the check
+    allows.
 
     Args:
         module: Maps ``[B, C, h, w]`` to one tensor (e.g. a :class:`PhysicalGenerator`).
@@ -285,8 +300,7 @@ def export_onnx(
         OutputError: onnx or onnxruntime is missing, export fails, the file does not reproduce
             ``module`` (then nothing is written), or the file cannot be written.
     """
-    path = Path(path)
-    second_input(example)  # checks the example before tracing it
+    path, inputs = Path(path), (example, second_input(example))
     try:
         onnx, onnxruntime = (importlib.import_module(name) for name in ("onnx", "onnxruntime"))
     except ImportError as exc:
@@ -304,16 +318,15 @@ def export_onnx(
             session = onnxruntime.InferenceSession(
                 artefact, sess_options=options, providers=["CPUExecutionProvider"]
             )
-        except Exception as exc:  # the exporters and onnxruntime raise many types
+        except Exception as exc:  # torch.onnx, onnx and onnxruntime raise many error types
             raise OutputError(
                 f"cannot export {type(module).__name__} to ONNX for {path} "
-                f"({str(exc).strip().splitlines()[0][:300]}); use --format torchscript or the "
-                "safetensors export"
+                f"({_reason(exc)}); use --format torchscript or the safetensors export"
             ) from None
 
         def run(lr: torch.Tensor) -> np.ndarray:
             return session.run(["sr"], {"lr": lr.detach().cpu().float().numpy()})[0]
 
         alternative = "--format torchscript"
-        _check_artefact(module, run, example, "ONNX export", path, notes, alternative)
+        _check_artefact(module, run, inputs, "ONNX export", path, notes, alternative)
     return atomic_write(path, lambda partial: partial.write_bytes(artefact), "ONNX export")

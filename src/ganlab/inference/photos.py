@@ -25,7 +25,6 @@ files give their first page or frame. GeoTIFFs are refused: their georeferencing
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -38,9 +37,13 @@ from ganlab.data.files import as_chw
 from ganlab.data.readers import file_suffix
 from ganlab.errors import DataError, OutputError
 from ganlab.files import atomic_write
-
-Resolve = Callable[[np.ndarray], np.ndarray]
-"""``resolve(lr)``: float32 ``[C, h, w]`` in the file's units -> float32 ``[C, h*s, w*s]``."""
+from ganlab.inference.values import (
+    Resolve,
+    cast_to_dtype,
+    check_scale,
+    checked_sr,
+    upsample_nearest,
+)
 
 PHOTO_FORMATS: dict[str, str] = {
     ".png": "PNG",
@@ -99,77 +102,6 @@ class PhotoInfo:
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None
     text: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-# ------------------------------------------------------------------------- helpers
-
-
-def cast_to_dtype(
-    values: np.ndarray, dtype: np.dtype[Any] | type, limits: tuple[int, int] | None = None
-) -> np.ndarray:
-    """``values`` converted to ``dtype`` for storing.
-
-    Integer dtypes: rounded to the nearest integer (halves to even) and clipped to ``limits``
-    (default: the dtype's whole range); NaN becomes 0, infinities the nearest limit. Float
-    dtypes: cast as they are.
-
-    Args:
-        values: Any real array.
-        dtype: The stored dtype.
-        limits: Smallest and largest stored integer (e.g. a 12-bit range inside uint16).
-
-    Example:
-        >>> cast_to_dtype(np.array([-3.0, 0.4, 0.6, 300.0, np.nan]), np.uint8)
-        array([  0,   0,   1, 255,   0], dtype=uint8)
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind not in "iu":
-        return values.astype(dtype)
-    info = np.iinfo(dtype)
-    low, high = limits if limits is not None else (int(info.min), int(info.max))
-    finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=high, neginf=low)
-    return np.clip(np.rint(finite), low, high).astype(dtype)
-
-
-def checked_sr(sr: object, lr_shape: tuple[int, ...], scale: int, source: str) -> np.ndarray:
-    """The output of ``resolve`` as float32 ``[C, h*scale, w*scale]``, checked against the input.
-
-    Args:
-        sr: What ``resolve`` returned.
-        lr_shape: The ``[C, h, w]`` shape it was given.
-        scale: The upscaling factor.
-        source: The file (and slice/frame), for messages.
-
-    Raises:
-        DataError: ``resolve`` returned another band count than it was given (the model does
-            not fit this file's bands).
-        ValueError: ``resolve`` returned no array or the wrong height/width (a bug in it).
-    """
-    if not isinstance(sr, np.ndarray) or sr.ndim != 3:
-        shape = getattr(sr, "shape", type(sr).__name__)
-        raise ValueError(f"{source}: resolve must return a [C, H, W] array, got {shape}")
-    bands, height, width = lr_shape
-    if sr.shape[0] != bands:
-        raise DataError(
-            f"{source}: the model returns {sr.shape[0]} bands for {bands}-band input; the "
-            f"output keeps the input's bands, so use a model with {bands} input and output bands"
-        )
-    if sr.shape[1:] != (height * scale, width * scale):
-        raise ValueError(
-            f"{source}: resolve returned {tuple(sr.shape)} for {tuple(lr_shape)} at x{scale}; "
-            f"expected {(bands, height * scale, width * scale)}"
-        )
-    return sr.astype(np.float32, copy=False)
-
-
-def upsample_nearest(array: np.ndarray, scale: int) -> np.ndarray:
-    """``[C, H, W]`` -> ``[C, H*scale, W*scale]``, each pixel repeated ``scale x scale`` times."""
-    return np.repeat(np.repeat(array, scale, axis=1), scale, axis=2)
-
-
-def _check_scale(scale: int) -> None:
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale!r}")
 
 
 def _tifffile() -> ModuleType | None:
@@ -497,7 +429,7 @@ def super_resolve_photo(
         ((6, 4), 'L', 8)
     """
     source, target = Path(source), Path(target)
-    _check_scale(scale)
+    check_scale(scale)
     array, info = read_photo(source)
     photo_target_format(target, array.dtype, array.shape[0], info.alpha)
     colour = array[:-1] if info.alpha else array

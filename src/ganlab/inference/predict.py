@@ -27,7 +27,8 @@ import numpy as np
 from ganlab.data.geotiff import rasterio_available
 from ganlab.data.readers import file_suffix
 from ganlab.errors import ArgumentError, DataError, OutputError, UserInputError
-from ganlab.inference.medical import super_resolve_dicom, super_resolve_nifti, work_units
+from ganlab.inference.dicom import super_resolve_dicom
+from ganlab.inference.medical import super_resolve_nifti, work_units
 from ganlab.inference.photos import read_photo, super_resolve_photo
 from ganlab.inference.resolver import SuperResolver
 from ganlab.inference.tiling import TilePlan, Tiling

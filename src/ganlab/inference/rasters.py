@@ -23,14 +23,15 @@ from ganlab.data.geotiff import band_names, open_raster
 from ganlab.data.readers import resolve_bands
 from ganlab.errors import DataError, UserInputError
 from ganlab.files import atomic_write
-from ganlab.inference.resolver import SuperResolver, to_dtype
+from ganlab.inference.resolver import SuperResolver
 from ganlab.inference.tiling import TilePlan, Tiling, run_tiled
+from ganlab.inference.values import cast_to_dtype
 
 log = logging.getLogger(__name__)
 
 BLOCK = 256
 """Block side of the output GeoTIFF (pixels)."""
-GDAL_CACHE_MB = 64
+GDAL_CACHE_MB = 16
 """GDAL's block cache while writing: bounded, so memory does not grow with the scene."""
 
 
@@ -95,7 +96,7 @@ class RasterSink:
         self.pending_top = 0
 
     def write_rows(self, top: int, rows: np.ndarray) -> None:
-        values = to_dtype(rows, self.dtype)
+        values = cast_to_dtype(rows, self.dtype)
         if self.nodata is not None:
             s = self.scale
             first, last = top // s, (top + rows.shape[1] - 1) // s
@@ -105,19 +106,22 @@ class RasterSink:
             values[:, ~valid] = self.dtype.type(self.nodata)
         self.pending.append(values)
         if sum(p.shape[1] for p in self.pending) >= BLOCK:
-            self.flush()
+            self.flush(whole_blocks=True)
 
-    def flush(self) -> None:
-        """Write the rows held back (called at the end for the last, partial block row)."""
+    def flush(self, whole_blocks: bool = False) -> None:
+        """Write the rows held back: whole block rows only (each compressed block is then
+        written once, complete), or all of them at the end."""
         if not self.pending:
             return
         from rasterio.windows import Window
 
-        block = np.concatenate(self.pending, axis=1)
-        window = Window(0, self.pending_top, block.shape[2], block.shape[1])
-        self.output.write(block, window=window)
-        self.pending_top += block.shape[1]
-        self.pending = []
+        rows = np.concatenate(self.pending, axis=1)
+        count = rows.shape[1] // BLOCK * BLOCK if whole_blocks else rows.shape[1]
+        if count:
+            window = Window(0, self.pending_top, rows.shape[2], count)
+            self.output.write(rows[:, :count], window=window)
+        self.pending_top += count
+        self.pending = [rows[:, count:]] if count < rows.shape[1] else []
 
 
 def _profile(dataset: Any, bands: int, scale: int, dtype: str) -> dict[str, Any]:

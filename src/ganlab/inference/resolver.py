@@ -22,6 +22,7 @@ from ganlab.engine.checkpoint import read_checkpoint
 from ganlab.errors import ArgumentError, CheckpointError, DataError
 from ganlab.export import load_generator
 from ganlab.inference.tiling import ArraySink, ArraySource, Tiling, run_tiled
+from ganlab.inference.values import cast_to_dtype
 from ganlab.models import build_generator
 from ganlab.models.describe import receptive_radius
 from ganlab.models.weights import load_generator_weights
@@ -41,24 +42,6 @@ PRECISIONS: dict[str, Precision] = {
 """Accepted ``precision`` values and what they mean (autocast for the mixed ones)."""
 
 Image = TypeVar("Image", np.ndarray, torch.Tensor)
-
-
-def integer_limits(dtype: np.dtype[Any]) -> tuple[float, float] | None:
-    """``(min, max)`` of an integer dtype; None for floats."""
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return float(info.min), float(info.max)
-    if dtype == np.bool_:
-        return 0.0, 1.0
-    return None
-
-
-def to_dtype(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
-    """Float values in ``dtype``: integers rounded and clipped to the type's range."""
-    limits = integer_limits(np.dtype(dtype))
-    if limits is None:
-        return values.astype(dtype, copy=False)
-    return np.clip(np.rint(np.nan_to_num(values)), *limits).astype(dtype)
 
 
 def _resolve_precision(precision: str, device: torch.device) -> Precision:
@@ -366,7 +349,7 @@ class SuperResolver:
         if np.issubdtype(array.dtype, np.floating):
             result = out.astype(np.float32, copy=False)
         else:
-            result = to_dtype(out, array.dtype)
+            result = cast_to_dtype(out, array.dtype)
         if is_tensor:
             return torch.from_numpy(result)  # type: ignore[return-value]
         return result  # type: ignore[return-value]
