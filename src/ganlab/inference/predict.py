@@ -98,7 +98,7 @@ def count_tiles(resolver: SuperResolver, path: Path, tiling: Tiling) -> int:
         return _image_tiles(tiling, *array.shape[-2:])
     from ganlab.data.readers import ReadOptions, read_info
 
-    info = read_info(path, ReadOptions(slice_axis=resolver.slice_axis))  # type: ignore[arg-type]
+    info = read_info(path, ReadOptions(slice_axis=resolver.slice_axis))
     units = work_units(path, resolver.slice_axis)
     return units * _image_tiles(tiling, info.height, info.width)
 
@@ -166,7 +166,8 @@ def output_path(source: Path, output: Path, root: Path | None) -> Path:
 
 def input_files(root: Path) -> tuple[list[Path], list[Path]]:
     """Files of a folder (recursively, hidden ones left out): ``(supported, unsupported)``."""
-    supported, unsupported = [], []
+    supported: list[Path] = []
+    unsupported: list[Path] = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if not path.is_file() or any(part.startswith(".") for part in relative.parts):

@@ -73,7 +73,7 @@ def generator_radius(generator: nn.Module) -> int | None:
         key = None
     if key is None:
         return receptive_radius(generator)
-    return _cached_radius(type(generator), key)
+    return _cached_radius(type(generator), key)  # type: ignore[arg-type]
 
 
 class SuperResolver:
@@ -337,7 +337,10 @@ class SuperResolver:
                 image; for small images and for checking tiles).
         """
         is_tensor = isinstance(image, torch.Tensor)
-        array = image.detach().cpu().numpy() if is_tensor else np.asarray(image)
+        if isinstance(image, torch.Tensor):
+            array = image.detach().cpu().numpy()
+        else:
+            array = np.asarray(image)
         if array.ndim not in (3, 4):
             raise DataError(f"expected an image [C, H, W] or a batch [B, C, H, W], got shape "
                             f"{tuple(array.shape)}")  # fmt: skip

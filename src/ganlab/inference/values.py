@@ -37,8 +37,13 @@ def cast_to_dtype(
         return values.astype(dtype)
     info = np.iinfo(dtype)
     low, high = limits if limits is not None else (int(info.min), int(info.max))
-    finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=high, neginf=low)
-    return np.clip(np.rint(finite), low, high).astype(dtype)
+    # one working copy, changed in place (a scene's strips are large); float32 holds every
+    # integer of 8- and 16-bit types exactly
+    work = values.astype(np.float32 if dtype.itemsize <= 2 else np.float64)
+    np.nan_to_num(work, copy=False, nan=0.0, posinf=high, neginf=low)
+    np.rint(work, out=work)
+    np.clip(work, low, high, out=work)
+    return work.astype(dtype)
 
 
 def checked_sr(sr: object, lr_shape: tuple[int, ...], scale: int, source: str) -> np.ndarray:
