@@ -9,8 +9,9 @@ tensors plus string metadata, namely
 * ``weights``: ``raw`` or ``ema``;
 * ``generator_class``: ``package.module:Class`` and ``init_kwargs`` (JSON), which rebuild the
   network (``Class(**init_kwargs)``);
-* ``config``: JSON of the ``Model`` and ``Generator`` sections and ``Data.normalization``, so
-  inference can normalise inputs and denormalise outputs as in training;
+* ``config``: JSON of the ``Model`` and ``Generator`` sections and ``Data.normalization``,
+  ``Data.bands`` and ``Data.slice_axis``, so inference reads the same bands and slices and
+  normalises inputs and denormalises outputs as in training;
 * ``step`` and ``epoch`` of the checkpoint.
 
 :func:`load_generator` reads such a file back into a ready network.
@@ -68,7 +69,11 @@ def generator_description(generator: nn.Module, config: Config) -> dict[str, Any
         "config": {
             "Model": config.Model.model_dump(mode="json", include={"in_bands", "out_bands"}),
             "Generator": config.Generator.model_dump(mode="json"),
-            "Data": {"normalization": config.Data.normalization.model_dump(mode="json")},
+            "Data": {
+                "normalization": config.Data.normalization.model_dump(mode="json"),
+                "bands": config.Data.bands,
+                "slice_axis": config.Data.slice_axis,
+            },
         },
     }
 

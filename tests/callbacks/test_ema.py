@@ -52,3 +52,26 @@ def test_raw_weights_come_back_after_an_exception(make_config, tmp_path: Path) -
     with pytest.raises(RuntimeError, match="validation broke"):
         trainer.validate(module, datamodule=SRDataModule(config), verbose=False)
     assert torch.equal(module.generator.head.weight, raw)
+
+
+def test_a_trainer_built_by_hand_predicts_and_tests_with_the_ema_generator(
+    make_config, tmp_path: Path
+) -> None:
+    from ganlab._lightning import new_trainer
+
+    config = make_config("Training.EMA.enabled=true", "Training.EMA.decay=0.5")
+    module, _ = fit(config, tmp_path, **one_epoch(3))
+    datamodule = SRDataModule(config)
+    batch = next(iter(datamodule.predict_dataloader()))
+    with torch.no_grad():
+        ema = module.ema_generator().eval()(module.lr_normalizer.normalize(batch["lr"]))
+        raw = module.generator.eval()(module.lr_normalizer.normalize(batch["lr"]))
+    assert not torch.allclose(ema, raw)
+    trainer = new_trainer(
+        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, limit_predict_batches=1,
+    )  # fmt: skip
+    (predicted,) = trainer.predict(module, datamodule=datamodule)
+    torch.testing.assert_close(predicted["sr"], module.hr_normalizer.denormalize(ema))
+    after = module.generator(module.lr_normalizer.normalize(batch["lr"]))
+    torch.testing.assert_close(after.detach(), raw)  # the raw weights are back

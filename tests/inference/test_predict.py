@@ -221,3 +221,53 @@ def test_dicom_gets_new_size_spacing_and_instance_uid(export: MakeExport, tmp_pa
     )
     assert after.SOPInstanceUID != before.SOPInstanceUID
     assert after.pixel_array.dtype == before.pixel_array.dtype
+
+
+def test_a_corrupt_tiff_exits_2_naming_it(
+    export: MakeExport, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00" + b"\x00" * 64)
+    code = main(["predict", "--checkpoint", str(export(PERCENTILE)), "--input", str(broken),
+                 "--output", str(tmp_path / "out.tif"), "--no-progress"])  # fmt: skip
+    assert code == 2
+    assert f"{broken}: cannot be read" in capsys.readouterr().err
+    assert not (tmp_path / "out.tif").exists() and not leftovers(tmp_path)
+
+
+def test_missing_data_marked_by_a_mask_stays_masked_without_a_nodata_value(
+    export: MakeExport, tmp_path: Path
+) -> None:
+    path = tmp_path / "masked.tif"
+    profile = {"driver": "GTiff", "width": 24, "height": 20, "count": 3, "dtype": "uint16",
+               "crs": "EPSG:32721", "transform": TRANSFORM}  # fmt: skip
+    mask = np.full((20, 24), 255, np.uint8)
+    mask[:5, :6] = 0
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as out:
+        out.write(np.full((3, 20, 24), 7777, np.uint16))
+        out.write_mask(mask)
+    target = tmp_path / "masked_sr.tif"
+    assert main(["predict", "--checkpoint", str(export(PERCENTILE)), "--input", str(path),
+                 "--output", str(target), "--no-progress"]) == 0  # fmt: skip
+    with rasterio.open(target) as sr:
+        assert sr.nodata is None
+        sr_mask = sr.dataset_mask()
+    assert np.all(sr_mask[:20, :24] == 0) and np.all(sr_mask[20:, :] == 255)
+    assert np.all(sr_mask[:, 24:] == 255)
+
+
+def test_same_path_empty_folder_and_bad_device_exit_2(
+    export: MakeExport, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoint = str(export(PERCENTILE))
+    scene = write_scene(tmp_path / "scene.tif", 16, 16)
+    args = ["predict", "--checkpoint", checkpoint, "--no-progress"]
+    assert main([*args, "--input", str(scene), "--output", str(scene), "--overwrite"]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([*args, "--input", str(empty), "--output", str(tmp_path / "o")]) == 2
+    assert "holds no file ganlab predict reads" in capsys.readouterr().err
+    code = main([*args, "--input", str(scene), "--output", str(tmp_path / "x.tif"),
+                 "--device", "bogus"])  # fmt: skip
+    assert code == 2 and "not a device name" in capsys.readouterr().err

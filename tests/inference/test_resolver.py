@@ -105,3 +105,33 @@ def test_the_package_exports_super_resolver() -> None:
     assert ganlab.SuperResolver is SuperResolver
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
         _ = ganlab.Nothing  # type: ignore[attr-defined]
+
+
+def test_exports_carry_the_training_band_selection_and_slice_axis(
+    export: MakeExport,
+) -> None:
+    path = export(PERCENTILE, "Data.bands=[B4, B3, B2]", "Data.slice_axis=0")
+    resolver = SuperResolver.from_checkpoint(path)
+    assert resolver.bands == ["B4", "B3", "B2"] and resolver.slice_axis == 0
+
+
+def test_unknown_or_missing_devices_are_refused(export: MakeExport) -> None:
+    with pytest.raises(ArgumentError, match="not a device name"):
+        SuperResolver.from_checkpoint(export(PERCENTILE), device="bogus")
+    if not torch.cuda.is_available():
+        with pytest.raises(ArgumentError, match="sees no CUDA GPU"):
+            SuperResolver.from_checkpoint(export(PERCENTILE), device="cuda")
+
+
+def test_a_precision_the_generator_does_not_support_is_refused() -> None:
+    from ganlab.data.normalizers import AffineNormalizer
+
+    class NoBF16(torch.nn.Conv2d):
+        supports_bf16 = False
+
+    identity = AffineNormalizer([0.0], [1.0])
+    with pytest.raises(ArgumentError, match="does not support precision bf16-mixed"):
+        SuperResolver(
+            NoBF16(1, 1, 1), identity, identity, scale=1, in_bands=1, out_bands=1,
+            precision="bf16-mixed",
+        )  # fmt: skip

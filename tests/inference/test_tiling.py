@@ -22,7 +22,14 @@ ZERO_ONE = "Data.normalization={type: zero_one, max_value: 1}"
 
 @pytest.mark.parametrize(
     ("height", "width", "tile", "overlap"),
-    [(70, 53, 48, 24), (96, 96, 64, 30), (33, 101, 60, 22), (20, 17, 64, 24), (64, 50, 50, 25)],
+    [
+        (70, 53, 48, 24),
+        (96, 96, 64, 30),
+        (33, 101, 60, 22),
+        (20, 17, 64, 24),
+        (64, 50, 50, 25),
+        (3, 50, 48, 24),
+    ],  # the last thinner than the margin: reflected more than once
 )
 def test_tiled_inference_equals_whole_image_inference(
     export: MakeExport, height: int, width: int, tile: int, overlap: int
@@ -121,3 +128,31 @@ def test_receptive_radius_of_known_convolutions() -> None:
 
 def test_receptive_radius_of_global_context_is_unbounded() -> None:
     assert receptive_radius(_Stack(attention=True)) is None
+
+
+@pytest.mark.parametrize(
+    ("model_type", "settings"),
+    [
+        ("swinir", ["Generator.n_blocks=1"]),  # windows on a fixed grid: position-dependent
+        ("rcan", ["Generator.n_blocks=12"]),  # channel attention pools globally (deep: the
+        # gates would saturate and hide it from a gradient probe)
+        ("rrdb", ["Generator.n_blocks=4"]),  # 60+ convolutions: beyond 64 px
+    ],
+)
+def test_generators_without_a_finite_tile_radius_are_unbounded(
+    model_type: str, settings: list[str]
+) -> None:
+    from ganlab.config import load_config
+    from ganlab.models import build_generator
+
+    config = load_config(None, [f"Generator.model_type={model_type}", *settings])
+    assert receptive_radius(build_generator(config)) is None
+
+
+def test_receptive_radius_of_a_shallow_rrdb_is_finite() -> None:
+    from ganlab.config import load_config
+    from ganlab.models import build_generator
+
+    config = load_config(None, ["Generator.model_type=rrdb", "Generator.n_blocks=2"])
+    radius = receptive_radius(build_generator(config))
+    assert radius is not None and 30 <= radius <= 45  # two blocks of 15 3x3 convs plus ends

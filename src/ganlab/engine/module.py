@@ -18,6 +18,7 @@ from torch import nn
 from ganlab._lightning import (
     IS_LIGHTNING_2,
     LIGHTNING_VERSION,
+    Callback,
     LightningModule,
     complete_loop_state,
     is_last_batch,
@@ -32,6 +33,7 @@ from ganlab.engine.adversarial import AdversarialSchedule
 from ganlab.engine.amp import gradient_scaler
 from ganlab.engine.checkpoint import resume_problem
 from ganlab.engine.ema import GeneratorEMA, generator_copy
+from ganlab.engine.ema_swap import EMASwap
 from ganlab.engine.hooks import GeneratorStepCallback
 from ganlab.engine.optimizers import apply_optimizer_settings, build_optimizer, network_groups
 from ganlab.engine.rng import gather_rng_states, restore_rng_states, states_for_this_rank
@@ -150,6 +152,12 @@ class SRGANModule(LightningModule):
             raise RuntimeError("ModelParallelStrategy set no device mesh before configure_model")
         mesh = self.device_mesh["data_parallel"]
         ShardingPlan.from_config(self.config).apply(self.generator, self.discriminator, mesh)
+
+    def configure_callbacks(self) -> list[Callback]:
+        """:class:`EMASwap` when the module keeps an EMA, so that validation, test and predict
+        run the EMA generator also under a Trainer built by hand (Lightning replaces a
+        callback of the same type that the Trainer already has)."""
+        return [EMASwap()] if self.ema is not None else []
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """Manual mode: ``[generator optimiser, discriminator optimiser]``; joint mode: one

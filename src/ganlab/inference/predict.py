@@ -134,13 +134,16 @@ def predict_file(
     kind = _kind(source)
     if not source.is_file():
         raise DataError(f"{source}: no such file")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} exists; pass --overwrite to replace it")
     if target.resolve() == source.resolve():
         raise OutputError(f"{target} is the input file; choose another output")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} exists; pass --overwrite to replace it")
     if kind != "raster" and cog:
         raise ArgumentError(f"--cog applies to GeoTIFF outputs, not to {source.name}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder {target.parent} ({exc})") from None
     scale = resolver.scale
     if kind == "raster":
         from ganlab.inference.rasters import super_resolve_geotiff
@@ -231,6 +234,11 @@ def predict_paths(
                               f"but {output} is a file")  # fmt: skip
         root = source
         files, summary.skipped = input_files(source)
+        if not files:
+            raise DataError(
+                f"input folder {source} holds no file ganlab predict reads "
+                f"({', '.join(SUPPORTED)})"
+            )
         for path in summary.skipped:
             report(f"{path}: skipped (unsupported type {file_suffix(path)!r})")
     else:

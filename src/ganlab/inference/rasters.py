@@ -45,7 +45,8 @@ def select_bands(resolver: SuperResolver, names: tuple[str, ...], path: Path) ->
     if resolver.bands is not None:
         try:
             selected = resolve_bands(resolver.bands, names, str(path))
-        except DataError:
+        except DataError as exc:
+            log.warning("%s; reading the file's bands in order instead", exc)
             selected = None
         if selected is not None:
             resolver.check_bands(len(selected), f"{path} (bands {resolver.bands})")
@@ -57,8 +58,9 @@ def select_bands(resolver: SuperResolver, names: tuple[str, ...], path: Path) ->
 class RasterSource:
     """Rows of selected bands of an open raster as float32, nodata filled (a TileSource)."""
 
-    def __init__(self, dataset: Any, bands: list[int], fill: np.ndarray) -> None:
+    def __init__(self, dataset: Any, bands: list[int], fill: np.ndarray, path: Path) -> None:
         self.dataset = dataset
+        self.path = path
         self.indexes = [band + 1 for band in bands]
         self.fill = fill.astype(np.float32)[:, None, None]
         self.bands, self.height, self.width = len(bands), dataset.height, dataset.width
@@ -68,14 +70,32 @@ class RasterSource:
 
         return Window(0, top, self.width, height)
 
+    def _read(self, masks: bool, top: int, height: int) -> np.ndarray:
+        # a truncated or corrupt file fails here, midway: name the input (an OSError would be
+        # taken for a failure to write the output)
+        read = self.dataset.read_masks if masks else self.dataset.read
+        try:
+            return np.asarray(read(self.indexes, window=self._window(top, height)))
+        except Exception as exc:
+            raise DataError(
+                f"{self.path}: cannot read rows {top}..{top + height - 1} "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+
     def valid(self, top: int, height: int) -> np.ndarray:
         """``[height, width]`` True where every selected band has data."""
-        masks = self.dataset.read_masks(self.indexes, window=self._window(top, height))
-        return np.all(masks > 0, axis=0)
+        return np.all(self._read(True, top, height) > 0, axis=0)
+
+    @property
+    def masked(self) -> bool:
+        """Whether the raster marks missing data (nodata value, mask or alpha band)."""
+        from rasterio.enums import MaskFlags
+
+        flags = [self.dataset.mask_flag_enums[index - 1] for index in self.indexes]
+        return any(MaskFlags.all_valid not in band for band in flags)
 
     def read_rows(self, top: int, height: int) -> np.ndarray:
-        rows = self.dataset.read(self.indexes, window=self._window(top, height))
-        rows = rows.astype(np.float32)
+        rows = self._read(False, top, height).astype(np.float32)
         valid = self.valid(top, height)
         if not valid.all():
             rows = np.where(valid[None], rows, self.fill)
@@ -91,19 +111,25 @@ class RasterSink:
         self.source = source
         self.scale = scale
         self.nodata = nodata
+        # without a nodata value, missing data (mask or alpha band) goes into a mask band
+        self.mask = nodata is None and source.masked
         self.dtype = np.dtype(output.dtypes[0])
         self.pending: list[np.ndarray] = []
+        self.pending_masks: list[np.ndarray] = []
         self.pending_top = 0
 
     def write_rows(self, top: int, rows: np.ndarray) -> None:
         values = cast_to_dtype(rows, self.dtype)
-        if self.nodata is not None:
+        if self.nodata is not None or self.mask:
             s = self.scale
             first, last = top // s, (top + rows.shape[1] - 1) // s
             valid = self.source.valid(first, last - first + 1)
             valid = np.repeat(np.repeat(valid, s, axis=0), s, axis=1)
             valid = valid[top - first * s : top - first * s + rows.shape[1]]
-            values[:, ~valid] = self.dtype.type(self.nodata)
+            if self.mask:
+                self.pending_masks.append(valid)
+            else:
+                values[:, ~valid] = self.dtype.type(self.nodata)
         self.pending.append(values)
         if sum(p.shape[1] for p in self.pending) >= BLOCK:
             self.flush(whole_blocks=True)
@@ -117,11 +143,16 @@ class RasterSink:
 
         rows = np.concatenate(self.pending, axis=1)
         count = rows.shape[1] // BLOCK * BLOCK if whole_blocks else rows.shape[1]
+        masks = np.concatenate(self.pending_masks, axis=0) if self.mask else None
         if count:
             window = Window(0, self.pending_top, rows.shape[2], count)
             self.output.write(rows[:, :count], window=window)
+            if masks is not None:
+                self.output.write_mask(masks[:count].astype(np.uint8) * 255, window=window)
         self.pending_top += count
         self.pending = [rows[:, count:]] if count < rows.shape[1] else []
+        if masks is not None:
+            self.pending_masks = [masks[count:]] if count < rows.shape[1] else []
 
 
 def _profile(dataset: Any, bands: int, scale: int, dtype: str) -> dict[str, Any]:
@@ -136,7 +167,10 @@ def _profile(dataset: Any, bands: int, scale: int, dtype: str) -> dict[str, Any]
         "count": bands,
         "dtype": dtype,
         "crs": dataset.crs,
-        "transform": dataset.transform @ Affine.scale(1 / scale),
+        # a plain TIFF (no CRS, identity transform) stays without georeferencing
+        "transform": dataset.transform @ Affine.scale(1 / scale)
+        if dataset.crs or not dataset.transform.is_identity
+        else Affine.identity(),
         "nodata": dataset.nodata,
         "tiled": True,
         "blockxsize": block,
@@ -156,6 +190,9 @@ def _copy_metadata(source: Any, output: Any, bands: list[int], resolver: SuperRe
     )
     if resolver.out_bands != len(bands):
         return
+    output.scales = tuple(source.scales[band] for band in bands)
+    output.offsets = tuple(source.offsets[band] for band in bands)
+    output.units = tuple(source.units[band] or "" for band in bands)
     for out_index, band in enumerate(bands, start=1):
         description = source.descriptions[band]
         if description:
@@ -163,9 +200,19 @@ def _copy_metadata(source: Any, output: Any, bands: list[int], resolver: SuperRe
         output.update_tags(out_index, **source.tags(band + 1))
 
 
+def _open(path: Path) -> Any:
+    """The raster, or DataError naming it (corrupt, truncated, not a TIFF)."""
+    try:
+        return open_raster(path)
+    except UserInputError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
+
+
 def raster_tiles(resolver: SuperResolver, path: Path, tiling: Tiling) -> int:
     """Number of tiles a GeoTIFF takes (for a progress bar)."""
-    with open_raster(path) as dataset:
+    with _open(path) as dataset:
         return TilePlan.of(tiling, dataset.height, dataset.width).count
 
 
@@ -186,17 +233,12 @@ def super_resolve_geotiff(
     import rasterio
     import rasterio.shutil
 
-    try:
-        dataset = open_raster(source)
-    except UserInputError:
-        raise
-    except Exception as exc:
-        raise DataError(f"{source}: cannot be read ({type(exc).__name__}: {exc})") from None
+    dataset = _open(source)
     with dataset, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         bands = select_bands(resolver, band_names(dataset), source)
         zeros = torch.zeros(1, len(bands), 1, 1, device=resolver.device)
         fill = resolver.lr_normalizer.denormalize(zeros).flatten().cpu().numpy()
-        reader = RasterSource(dataset, bands, fill)
+        reader = RasterSource(dataset, bands, fill, source)
         dtype = dataset.dtypes[bands[0]]
         profile = _profile(dataset, resolver.out_bands, resolver.scale, dtype)
 
@@ -216,7 +258,7 @@ def super_resolve_geotiff(
                 write_tiff(plain)
                 rasterio.shutil.copy(
                     plain, path, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=str(2 * BLOCK),
-                    BIGTIFF="IF_SAFER",
+                    PREDICTOR="YES", BIGTIFF="IF_SAFER",
                 )  # fmt: skip
             finally:
                 plain.unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from ganlab.data.normalizers import Normalizer, build_branch_normalizer
 from ganlab.engine.checkpoint import read_checkpoint
 from ganlab.errors import ArgumentError, CheckpointError, DataError
 from ganlab.export import load_generator
-from ganlab.inference.tiling import ArraySink, ArraySource, Tiling, run_tiled
+from ganlab.inference.tiling import ArraySink, ArraySource, Tiling, reflect_indices, run_tiled
 from ganlab.inference.values import cast_to_dtype
 from ganlab.models import build_generator
 from ganlab.models.describe import receptive_radius
@@ -44,7 +44,25 @@ PRECISIONS: dict[str, Precision] = {
 Image = TypeVar("Image", np.ndarray, torch.Tensor)
 
 
-def _resolve_precision(precision: str, device: torch.device) -> Precision:
+def _resolve_device(device: str | torch.device) -> torch.device:
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ArgumentError(
+            f"device {device!r} is not a device name; use cpu, cuda, cuda:<index> or mps"
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ArgumentError(f"device {device!r}: this torch build sees no CUDA GPU; use cpu")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ArgumentError(
+            f"device {device!r}: there are {torch.cuda.device_count()} CUDA devices"
+        )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ArgumentError(f"device {device!r}: MPS is not available here; use cpu")
+    return resolved
+
+
+def _resolve_precision(precision: str, device: torch.device, generator: nn.Module) -> Precision:
     if precision not in PRECISIONS:
         raise ArgumentError(
             f"precision {precision!r} is not supported for inference; use one of "
@@ -55,15 +73,21 @@ def _resolve_precision(precision: str, device: torch.device) -> Precision:
         raise ArgumentError(
             f"precision 16-mixed needs a CUDA device (got {device}); use bf16-mixed or 32"
         )
+    flag = {"16-mixed": "supports_fp16", "bf16-mixed": "supports_bf16"}.get(chosen)
+    if flag is not None and getattr(generator, flag, True) is False:
+        raise ArgumentError(
+            f"{type(generator).__name__} does not support precision {chosen} ({flag} is "
+            "false); use 32" + (" or bf16-mixed" if chosen == "16-mixed" else "")
+        )
     return chosen
 
 
 @lru_cache(maxsize=16)
-def _cached_radius(generator_class: type, init_kwargs: str) -> int | None:
-    return receptive_radius(generator_class(**json.loads(init_kwargs)))
+def _cached_radius(generator_class: type, init_kwargs: str, in_bands: int) -> int | None:
+    return receptive_radius(generator_class(**json.loads(init_kwargs)), in_bands)
 
 
-def generator_radius(generator: nn.Module) -> int | None:
+def generator_radius(generator: nn.Module, in_bands: int) -> int | None:
     """:func:`~ganlab.models.describe.receptive_radius` of ``generator`` (cached per
     architecture: it does not depend on the weights)."""
     kwargs = getattr(generator, "init_kwargs", None)
@@ -72,8 +96,8 @@ def generator_radius(generator: nn.Module) -> int | None:
     except TypeError:
         key = None
     if key is None:
-        return receptive_radius(generator)
-    return _cached_radius(type(generator), key)  # type: ignore[arg-type]
+        return receptive_radius(generator, in_bands)
+    return _cached_radius(type(generator), key, in_bands)  # type: ignore[arg-type]
 
 
 class SuperResolver:
@@ -137,8 +161,8 @@ class SuperResolver:
         bands: Sequence[int | str] | None = None,
         slice_axis: int = 2,
     ) -> None:
-        self.device = torch.device(device)
-        self.precision = _resolve_precision(precision, self.device)
+        self.device = _resolve_device(device)
+        self.precision = _resolve_precision(precision, self.device, generator)
         self.generator = generator.to(self.device).eval()
         self.lr_normalizer = lr_normalizer.to(self.device)
         self.hr_normalizer = hr_normalizer.to(self.device)
@@ -240,6 +264,7 @@ class SuperResolver:
             raise CheckpointError(f"{path}: its stored config is incomplete ({exc})") from None
         in_bands = int(model["in_bands"])
         out_bands = int(model.get("out_bands") or in_bands)
+        data = stored["Data"]  # exports before Data.bands/slice_axis were stored: defaults
         return cls(
             loaded.generator,
             build_branch_normalizer(norm.branch("lr")),
@@ -251,6 +276,8 @@ class SuperResolver:
             precision=precision,
             weights=loaded.weights,
             source=path,
+            bands=data.get("bands"),
+            slice_axis=int(data.get("slice_axis", 2)),
         )
 
     # ---------------------------------------------------------------------------- running
@@ -259,7 +286,7 @@ class SuperResolver:
     def receptive_radius(self) -> int | None:
         """The generator's receptive radius in LR pixels (None: global context)."""
         if self._radius is None:
-            self._radius = (generator_radius(self.generator),)
+            self._radius = (generator_radius(self.generator, self.in_bands),)
         return self._radius[0]
 
     def tiling(
@@ -303,12 +330,11 @@ class SuperResolver:
         W*s]``; ``whole_image`` runs the generator once on the reflection-padded image."""
         height, width = lr.shape[-2:]
         if whole_image:
-            margin = tiling.margin
-            tensor = torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32))[None]
-            mode = "reflect" if margin < min(height, width) else "replicate"
-            if margin:
-                tensor = torch.nn.functional.pad(tensor, (margin,) * 4, mode=mode)
-            sr = self.run(tensor)[0]
+            margin = tiling.margin  # reflected as the tiles reflect it (also beyond one image)
+            rows = reflect_indices(np.arange(-margin, height + margin), height)
+            columns = reflect_indices(np.arange(-margin, width + margin), width)
+            padded = np.asarray(lr, dtype=np.float32)[:, rows][:, :, columns]
+            sr = self.run(torch.from_numpy(np.ascontiguousarray(padded))[None])[0]
             edge, s = margin * self.scale, self.scale
             return sr[:, edge : edge + height * s, edge : edge + width * s].numpy()
         sink = ArraySink(self.out_bands, height * self.scale, width * self.scale)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,10 +212,10 @@ NARROW = {"n_channels": 16, "growth_channels": 8}
 
 
 def _probe_twin(generator: nn.Module) -> nn.Module:
-    """A CPU copy of ``generator`` whose every path carries gradient: positive, fan-in-scaled
-    weights and positive biases (a zero-initialised tail, exact zeros in trained weights or
-    negative pre-activations at ReLUs would hide paths), narrowed to small feature widths
-    where its constructor allows (see :data:`NARROW`)."""
+    """A float64 CPU copy of ``generator`` whose every path carries gradient: positive,
+    fan-in-scaled weights, positive biases and no all-zero parameters (a zero-initialised tail,
+    exact zeros in trained weights or negative pre-activations at ReLUs would hide paths),
+    narrowed to small feature widths where its constructor allows (see :data:`NARROW`)."""
     kwargs = getattr(generator, "init_kwargs", None)
     twin: nn.Module | None = None
     if isinstance(kwargs, dict):
@@ -223,16 +226,40 @@ def _probe_twin(generator: nn.Module) -> nn.Module:
                 break
             except Exception:
                 continue
-    twin = (twin or copy.deepcopy(generator)).to(device="cpu", dtype=torch.float32).eval()
+    twin = (twin or copy.deepcopy(generator)).to(device="cpu", dtype=torch.float64).eval()
     seed = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, parameter in twin.named_parameters():
             if parameter.ndim > 1:
+                # unit gain per layer (0.5..1.5 / fan-in) in float64: the gradient of a long path
+                # scaled down by residual factors (RRDB's 0.2) stays far from underflow
                 fan_in = max(1, parameter[0].numel())
-                parameter.copy_((0.5 + torch.rand(parameter.shape, generator=seed)) / fan_in)
+                values = 0.5 + torch.rand(parameter.shape, generator=seed, dtype=torch.float64)
+                parameter.copy_(values / fan_in)
             elif name.endswith("bias"):
                 parameter.fill_(0.01)
+            elif not parameter.any():  # e.g. a zero-initialised layer scale
+                parameter.fill_(0.1)
     return twin
+
+
+def _global_pooling(model: nn.Module, probe: torch.Tensor) -> bool:
+    """Whether a submodule reduces feature maps to 1 x 1 (global pooling: channel attention)."""
+    found = False
+
+    def hook(_: nn.Module, __: Any, output: Any) -> None:
+        nonlocal found
+        if isinstance(output, torch.Tensor) and output.ndim == 4 and output.shape[-2:] == (1, 1):
+            found = True
+
+    handles = [module.register_forward_hook(hook) for module in model.modules()]
+    try:
+        with torch.no_grad():
+            model(probe)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return found
 
 
 PROBE_WIDTH = 8
@@ -251,9 +278,13 @@ def receptive_radius(
     8, 16, ... ``limit`` are tried until the field ends inside the input; the radius along
     the columns is taken to be the same (square kernels, as in every built-in generator).
 
+    A model whose output depends on the absolute position (``position_independent = False``,
+    e.g. window attention on a fixed window grid) or that pools globally has no radius.
+
     Returns:
         The radius r (the field is (2r+1) x (2r+1) LR pixels), or None when it reaches beyond
-        ``limit`` (global context such as channel attention or self-attention).
+        ``limit`` or the model has global or position-dependent context (channel attention,
+        window attention), or the probe cannot run the model (a warning says why).
 
     Example:
         >>> from ganlab.config import load_config
@@ -267,11 +298,27 @@ def receptive_radius(
         raise ValueError(
             f"{type(generator).__name__} does not expose `in_bands`; pass in_bands= explicitly"
         )
-    twin = _probe_twin(generator)
+    if getattr(generator, "position_independent", True) is False:
+        return None
+    try:
+        return _measured_radius(_probe_twin(generator), bands, limit)
+    except Exception as exc:  # a plugin the probe cannot run: treat it as unbounded
+        log.warning(
+            "cannot measure the receptive field of %s (%s: %s); treating it as unbounded",
+            type(generator).__name__, type(exc).__name__, exc,
+        )  # fmt: skip
+        return None
+
+
+def _measured_radius(twin: nn.Module, bands: int, limit: int) -> int | None:
+    if _global_pooling(twin, torch.rand(1, bands, 17, PROBE_WIDTH, dtype=torch.float64)):
+        return None
     radius = 8
     while True:
         side = 2 * radius + 1
-        lr = torch.ones(1, bands, side, PROBE_WIDTH, requires_grad=True)
+        seed = torch.Generator().manual_seed(1)
+        shape = (1, bands, side, PROBE_WIDTH)
+        lr = (0.5 + torch.rand(shape, generator=seed, dtype=torch.float64)).requires_grad_(True)
         sr = twin(lr)
         scale = sr.shape[-2] // side
         sr[..., radius * scale : (radius + 1) * scale, :].sum().backward()

@@ -63,11 +63,15 @@ class SRGenerator(RecordsInitArgs, nn.Module):
             :class:`~ganlab.models.recording.RecordsInitArgs`), so the
             model can be rebuilt from saved weights and config.
         supports_fp16, supports_bf16: Whether half-precision inference/training is sound.
+        position_independent: Whether shifting the input shifts the output (convolutions);
+            False for window attention on a fixed grid. Tiled inference is exact only for
+            position-independent generators with a finite receptive field.
         recommended_use: One line for the model guide.
     """
 
     supports_fp16: ClassVar[bool] = True
     supports_bf16: ClassVar[bool] = True
+    position_independent: ClassVar[bool] = True
     recommended_use: ClassVar[str] = ""
     init_kwargs: dict[str, Any]
 

@@ -229,6 +229,9 @@ class SwinIR(SRGenerator):
     """
 
     supports_fp16 = False  # attention logits can overflow float16; bf16 is fine
+    # windows sit on a fixed grid from the top-left corner (and the input is padded to whole
+    # windows): a shifted input does not give a shifted output, so tiles cannot be exact
+    position_independent = False
     recommended_use = (
         "Transformer baseline many SR papers compare against; best on GPU with bf16 "
         "(CPU runs are slow)."

@@ -1,4 +1,8 @@
-"""Validate, test and predict with the generator's EMA weights."""
+"""Validate, test and predict with the generator's EMA weights (:class:`EMASwap`).
+
+It lives in the engine so that :class:`~ganlab.engine.SRGANModule` can hand it to Lightning in
+``configure_callbacks``: a Trainer built by hand then swaps too.
+"""
 
 from __future__ import annotations
 
