@@ -236,8 +236,7 @@ def predict_paths(
         files, summary.skipped = input_files(source)
         if not files:
             raise DataError(
-                f"input folder {source} holds no file ganlab predict reads "
-                f"({', '.join(SUPPORTED)})"
+                f"input folder {source} holds no file ganlab predict reads ({', '.join(SUPPORTED)})"
             )
         for path in summary.skipped:
             report(f"{path}: skipped (unsupported type {file_suffix(path)!r})")

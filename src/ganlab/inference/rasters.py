@@ -11,7 +11,9 @@ sees as 0 before the generator runs, and every SR pixel of such an LR pixel is n
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,13 +27,13 @@ from ganlab.errors import DataError, UserInputError
 from ganlab.files import atomic_write
 from ganlab.inference.resolver import SuperResolver
 from ganlab.inference.tiling import TilePlan, Tiling, run_tiled
-from ganlab.inference.values import cast_to_dtype
+from ganlab.inference.values import round_in_place
 
 log = logging.getLogger(__name__)
 
 BLOCK = 256
 """Block side of the output GeoTIFF (pixels)."""
-GDAL_CACHE_MB = 16
+GDAL_CACHE_MB = 8
 """GDAL's block cache while writing: bounded, so memory does not grow with the scene."""
 
 
@@ -104,7 +106,11 @@ class RasterSource:
 
 class RasterSink:
     """Writes finished SR rows into an open output raster in whole block rows (a RowSink);
-    SR pixels of LR nodata become nodata."""
+    SR pixels of LR nodata become nodata (or masked, without a nodata value).
+
+    Rows wait in one buffer allocated once (a block row plus the largest hand-over), so the
+    memory per scene width stays fixed; the float rows handed over are rounded in place.
+    """
 
     def __init__(self, output: Any, source: RasterSource, scale: int, nodata: float | None):
         self.output = output
@@ -114,45 +120,56 @@ class RasterSink:
         # without a nodata value, missing data (mask or alpha band) goes into a mask band
         self.mask = nodata is None and source.masked
         self.dtype = np.dtype(output.dtypes[0])
-        self.pending: list[np.ndarray] = []
-        self.pending_masks: list[np.ndarray] = []
-        self.pending_top = 0
+        self.values = np.empty((output.count, 0, output.width), self.dtype)
+        self.masks = np.empty((0, output.width), np.uint8)
+        self.held = 0  # rows waiting in the buffers
+        self.top = 0  # output row of the first waiting row
+
+    def _reserve(self, rows: int) -> None:
+        if self.held + rows > self.values.shape[1]:
+            size = BLOCK + rows
+            values = np.empty((self.values.shape[0], size, self.values.shape[2]), self.dtype)
+            values[:, : self.held] = self.values[:, : self.held]
+            masks = np.empty((size, self.masks.shape[1]), np.uint8)
+            masks[: self.held] = self.masks[: self.held]
+            self.values, self.masks = values, masks
 
     def write_rows(self, top: int, rows: np.ndarray) -> None:
-        values = cast_to_dtype(rows, self.dtype)
+        count = rows.shape[1]
+        self._reserve(count)
+        waiting = slice(self.held, self.held + count)
+        np.copyto(self.values[:, waiting], round_in_place(rows, self.dtype), casting="unsafe")
         if self.nodata is not None or self.mask:
             s = self.scale
-            first, last = top // s, (top + rows.shape[1] - 1) // s
+            first, last = top // s, (top + count - 1) // s
             valid = self.source.valid(first, last - first + 1)
             valid = np.repeat(np.repeat(valid, s, axis=0), s, axis=1)
-            valid = valid[top - first * s : top - first * s + rows.shape[1]]
+            valid = valid[top - first * s : top - first * s + count]
             if self.mask:
-                self.pending_masks.append(valid)
+                self.masks[waiting] = valid * np.uint8(255)
             else:
-                values[:, ~valid] = self.dtype.type(self.nodata)
-        self.pending.append(values)
-        if sum(p.shape[1] for p in self.pending) >= BLOCK:
+                self.values[:, waiting][:, ~valid] = self.dtype.type(self.nodata)
+        self.held += count
+        if self.held >= BLOCK:
             self.flush(whole_blocks=True)
 
     def flush(self, whole_blocks: bool = False) -> None:
         """Write the rows held back: whole block rows only (each compressed block is then
         written once, complete), or all of them at the end."""
-        if not self.pending:
-            return
         from rasterio.windows import Window
 
-        rows = np.concatenate(self.pending, axis=1)
-        count = rows.shape[1] // BLOCK * BLOCK if whole_blocks else rows.shape[1]
-        masks = np.concatenate(self.pending_masks, axis=0) if self.mask else None
-        if count:
-            window = Window(0, self.pending_top, rows.shape[2], count)
-            self.output.write(rows[:, :count], window=window)
-            if masks is not None:
-                self.output.write_mask(masks[:count].astype(np.uint8) * 255, window=window)
-        self.pending_top += count
-        self.pending = [rows[:, count:]] if count < rows.shape[1] else []
-        if masks is not None:
-            self.pending_masks = [masks[count:]] if count < rows.shape[1] else []
+        count = self.held // BLOCK * BLOCK if whole_blocks else self.held
+        if not count:
+            return
+        window = Window(0, self.top, self.values.shape[2], count)
+        self.output.write(self.values[:, :count], window=window)
+        if self.mask:
+            self.output.write_mask(self.masks[:count], window=window)
+        rest = self.held - count
+        self.values[:, :rest] = self.values[:, count : self.held]
+        self.masks[:rest] = self.masks[count : self.held]
+        self.top += count
+        self.held = rest
 
 
 def _profile(dataset: Any, bands: int, scale: int, dtype: str) -> dict[str, Any]:
@@ -200,6 +217,26 @@ def _copy_metadata(source: Any, output: Any, bands: list[int], resolver: SuperRe
         output.update_tags(out_index, **source.tags(band + 1))
 
 
+def release_large_buffers() -> None:
+    """Let glibc hand buffers of 1 MiB and more back to the system when they are freed.
+
+    By default glibc raises its mmap threshold to the size of the largest buffer freed so far
+    (up to 32 MiB), after which a scene's per-strip buffers come from the heap and fragment it:
+    memory then grows with the scene. A fixed threshold keeps it flat. No-op off glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
+M_MMAP_THRESHOLD = -3
+"""glibc's ``mallopt`` parameter number of the mmap threshold."""
+
+
 def _open(path: Path) -> Any:
     """The raster, or DataError naming it (corrupt, truncated, not a TIFF)."""
     try:
@@ -234,6 +271,7 @@ def super_resolve_geotiff(
     import rasterio.shutil
 
     dataset = _open(source)
+    release_large_buffers()
     with dataset, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         bands = select_bands(resolver, band_names(dataset), source)
         zeros = torch.zeros(1, len(bands), 1, 1, device=resolver.device)

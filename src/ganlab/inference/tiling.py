@@ -134,7 +134,7 @@ def _read_strip(source: TileSource, top: int, height: int, columns: np.ndarray) 
     rows = reflect_indices(np.arange(top, top + height), source.height)
     first, last = int(rows.min()), int(rows.max())
     block = source.read_rows(first, last - first + 1)
-    return np.ascontiguousarray(block[:, rows - first][:, :, columns])
+    return block[:, (rows - first)[:, None], columns[None, :]]  # one gather, one copy
 
 
 def _ramp(margin: int, blend: int) -> np.ndarray:
@@ -202,7 +202,8 @@ class RowSink(Protocol):
     """Where finished output rows go (in order, each row once)."""
 
     def write_rows(self, top: int, rows: np.ndarray) -> None:
-        """Output rows ``top .. top+n-1`` as ``[C_out, n, width * scale]`` float32."""
+        """Output rows ``top .. top+n-1`` as ``[C_out, n, width * scale]`` float32 (final: the
+        sink may change them in place)."""
         ...
 
 
@@ -296,19 +297,21 @@ def run_tiled(
     ]
     columns = reflect_indices(np.arange(padded_width) - margin, source.width)
     out_left, out_width = margin * s, source.width * s
-    carry: torch.Tensor | None = None
+    # one accumulation buffer for all strips (allocated at the first batch, when the output
+    # band count is known): no large allocation per strip
+    buffer: torch.Tensor | None = None
+    carried = 0  # rows at the buffer's top carried over from the previous strip
     written = 0  # output rows (image coordinates) already handed to the sink
     for index, top in enumerate(plan.rows):
         strip = _read_strip(source, top - margin, th, columns)
-        buffer: torch.Tensor | None = None
+        if buffer is not None:
+            buffer[:, carried:] = 0
         for first in range(0, len(plan.cols), tiling.batch_size):
             lefts = plan.cols[first : first + tiling.batch_size]
             batch = torch.from_numpy(np.stack([strip[:, :, x : x + tw] for x in lefts]))
             sr = run(batch).float()
             if buffer is None:
                 buffer = torch.zeros(sr.shape[1], th * s, padded_width * s)
-                if carry is not None:
-                    buffer[:, : carry.shape[1]] = carry
             row_weight = torch.from_numpy(row_weights[index])[:, None]
             for number, (tile_sr, left) in enumerate(zip(sr, lefts, strict=True), start=first):
                 weight = row_weight * col_weights[number][None, :]
@@ -327,5 +330,9 @@ def run_tiled(
             sink.write_rows(written, rows[:, :, out_left : out_left + out_width].numpy())
             written = end
         if not last:
-            # from the next strip's top: its first margin rows are final and get no weight
-            carry = buffer[:, (plan.rows[index + 1] - top) * s :].clone()
+            # from the next strip's top (its first margin rows are final and get no weight);
+            # numpy copies overlapping ranges correctly
+            shift = (next_top - top) * s
+            carried = th * s - shift
+            array = buffer.numpy()
+            array[:, :carried] = array[:, shift:]

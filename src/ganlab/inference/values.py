@@ -46,6 +46,20 @@ def cast_to_dtype(
     return work.astype(dtype)
 
 
+def round_in_place(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    """``values`` (float32) made ready for an integer ``dtype`` in place: rounded (halves to
+    even), NaN to 0 and clipped to the dtype's range; returned as they are for float dtypes.
+    The caller casts (no working copy: a scene's strips are large)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu":
+        return values
+    info = np.iinfo(dtype)
+    np.nan_to_num(values, copy=False, nan=0.0, posinf=info.max, neginf=info.min)
+    np.rint(values, out=values)
+    np.clip(values, info.min, info.max, out=values)
+    return values
+
+
 def checked_sr(sr: object, lr_shape: tuple[int, ...], scale: int, source: str) -> np.ndarray:
     """The output of ``resolve`` as float32 ``[C, h*scale, w*scale]``, checked against the input.
 
