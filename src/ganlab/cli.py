@@ -45,6 +45,22 @@ def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> No
     )
 
 
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint``, ``--raw`` and ``--allow-plugins`` (predict and export)."""
+    parser.add_argument(
+        "--checkpoint", required=True, metavar="FILE",
+        help="Lightning .ckpt of ganlab train or a *.generator[-ema].safetensors export",
+    )  # fmt: skip
+    parser.add_argument(
+        "--raw", action="store_true",
+        help="use the raw generator weights of a checkpoint (default: EMA weights when present)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allow-plugins", action="store_true",
+        help="let a generator export name a generator class from another package (its code runs)",
+    )  # fmt: skip
+
+
 def _version_line() -> str:
     """``ganlab X (pytorch-lightning Y, torch Z)``, read from the installed distributions
     without importing them (quick)."""
@@ -103,10 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint or a generator export. Folders are processed file by file (recursively, "
         "mirrored under --output); a failing file is reported and the others continue.",
     )
-    predict.add_argument(
-        "--checkpoint", required=True, metavar="FILE",
-        help="Lightning .ckpt of ganlab train or a *.generator[-ema].safetensors export",
-    )  # fmt: skip
+    _add_model_arguments(predict)
     predict.add_argument("--input", "-i", required=True, metavar="PATH", help="file or folder")
     predict.add_argument(
         "--output", "-o", required=True, metavar="PATH",
@@ -131,10 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--precision", default="32", metavar="P", help="32 (default), bf16-mixed or 16-mixed"
     )
-    predict.add_argument(
-        "--raw", action="store_true",
-        help="use the raw generator weights of a checkpoint (default: EMA weights when present)",
-    )  # fmt: skip
     predict.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     predict.add_argument(
         "--fail-fast", action="store_true", help="stop at the first failing file of a folder"
@@ -142,10 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--cog", action="store_true", help="write GeoTIFFs as Cloud-Optimised GeoTIFFs"
     )
-    predict.add_argument(
-        "--allow-plugins", action="store_true",
-        help="let a generator export name a generator class from another package (its code runs)",
-    )  # fmt: skip
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     export = sub.add_parser(
@@ -156,27 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
         "and image size, and are checked against the generator before they are written (ONNX "
         "in onnxruntime: pip install 'opensr-gan-lab[onnx]').",
     )
-    export.add_argument(
-        "--checkpoint", required=True, metavar="FILE",
-        help="Lightning .ckpt of ganlab train or a *.generator[-ema].safetensors export",
-    )  # fmt: skip
+    _add_model_arguments(export)
     export.add_argument("--output", "-o", required=True, metavar="FILE", help="file to write")
     export.add_argument(
         "--format", choices=EXPORT_FORMATS,
         help="default: from the output suffix (.safetensors, .pt/.ts, .onnx)",
     )  # fmt: skip
-    export.add_argument(
-        "--raw", action="store_true", help="export the raw generator weights (default: EMA)"
-    )
     export.add_argument("--overwrite", action="store_true", help="replace an existing file")
     export.add_argument(
         "--size", type=int, default=61, metavar="N",
         help="side of the LR example used to trace and check the export (default: 61; not a "
         "multiple of a window size, so size-dependent padding is traced)",
-    )  # fmt: skip
-    export.add_argument(
-        "--allow-plugins", action="store_true",
-        help="let a generator export name a generator class from another package (its code runs)",
     )  # fmt: skip
 
     config = sub.add_parser("config", help="inspect configs", description="Inspect configurations.")
