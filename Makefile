@@ -17,7 +17,7 @@ PL1_SPEC ?= pytorch-lightning==1.9.5
 PL1_TESTS ?= tests/engine tests/test_trainer.py tests/test_cli.py tests/callbacks/test_ema.py \
 	tests/test_lightning_versions.py
 
-.PHONY: setup setup-lightning1 demo test test-lightning1 lint clean
+.PHONY: setup setup-lightning1 demo test test-lightning1 bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,13 @@ test: setup setup-lightning1
 
 test-lightning1: setup setup-lightning1
 	GANLAB_OTHER_LIGHTNING_PYTHON=$(BIN)/python $(PL1_BIN)/python -m pytest -q $(PL1_TESTS)
+
+# the benchmark scripts (each prints JSON lines, also appended under benchmarks/results/);
+# docs/performance.md records the latest figures and the machine they came from
+bench: setup
+	$(BIN)/python benchmarks/step_overhead.py
+	$(BIN)/python benchmarks/precision.py
+	$(BIN)/python benchmarks/inference_scaling.py
 
 lint: setup
 	$(BIN)/ruff check src tests

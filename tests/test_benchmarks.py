@@ -39,3 +39,13 @@ def test_inference_scaling_prints_each_size_and_a_summary() -> None:
     assert [row.get("size") for row in rows[:2]] == [64, 96]
     assert rows[0]["tiles"] == 1 and rows[-1]["benchmark"] == "inference_scaling_summary"
     assert rows[0]["peak_rss_mib"] > 0  # type: ignore[operator]
+
+
+def test_precision_prints_each_combination_and_the_cpu_flags() -> None:
+    sets = [word for item in TINY for word in ("--set", item)]
+    rows = run_script("benchmarks/precision.py", "--steps", "3", "--warmup", "1", *sets)
+    combos = [(row["precision"], row["channels_last"]) for row in rows[:-1]]
+    assert combos == [("32", False), ("32", True), ("bf16-mixed", False), ("bf16-mixed", True)]
+    assert rows[0]["speed_vs_fp32"] == 1.0
+    summary = rows[-1]
+    assert summary["benchmark"] == "precision_summary" and "bf16_flags" in summary
