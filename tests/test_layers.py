@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "ganlab.redact": 0,
     "ganlab.registry": 0,
     "ganlab.metrics": 0,
+    "ganlab.devices": 0,
     "ganlab.config": 1,
     "ganlab.models": 2,
     "ganlab.losses": 2,

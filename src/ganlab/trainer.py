@@ -24,6 +24,7 @@ from ganlab._lightning import (
     PrecisionPlugin,
     new_trainer,
     pl,
+    rank_zero_info,
 )
 from ganlab.callbacks import EMASwap, ValidationPanels
 from ganlab.callbacks.checkpoints import PeriodicCheckpoint
@@ -153,6 +154,13 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
         *kwargs.pop("plugins", []),
     ]
     precision = config.Training.lightning_precision
+    if config.Training.precision == "auto":
+        from ganlab.devices import auto_precision
+
+        rank_zero_info(
+            f"Training.precision auto: {precision}, because "
+            f"{auto_precision(config.Training.accelerator)[1]}"
+        )
     if not any(isinstance(plugin, PrecisionPlugin) for plugin in plugins):
         # a precision plugin passed in (e.g. with a gradient scaler of its own) replaces it
         kwargs["precision"] = precision

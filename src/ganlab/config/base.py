@@ -18,8 +18,9 @@ class Section(BaseModel):
 
 
 PrecisionName = Literal[
+    "auto",
     "32", "16", "bf16", "64", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"
-]
+]  # fmt: skip
 
 
 def lightning_precision(value: str) -> str:

@@ -178,8 +178,10 @@ class TrainingConfig(Section):
     )
     precision: PrecisionName = Field(
         "32",
-        description="Numeric precision: 32, 16 (16-mixed), bf16 (bf16-mixed), 64, or any Lightning "
-        "precision string.",
+        description="Numeric precision: 32, 16 (16-mixed), bf16 (bf16-mixed), 64, any Lightning "
+        "precision string, or auto: bf16-mixed on a CUDA GPU with bfloat16 and on a CPU with "
+        "native bfloat16 (avx512_bf16/amx_bf16), else 32 (the run log says which and why; "
+        "docs/performance.md has the measurements behind it).",
     )
     g_pretrain_steps: int = Field(
         0,
@@ -301,7 +303,12 @@ class TrainingConfig(Section):
 
     @property
     def lightning_precision(self) -> str:
-        """The precision string Lightning expects."""
+        """The precision string Lightning expects (``auto`` resolved for this machine, see
+        :func:`ganlab.devices.auto_precision`)."""
+        if self.precision == "auto":
+            from ganlab.devices import auto_precision
+
+            return auto_precision(self.accelerator)[0]
         return lightning_precision(self.precision)
 
     @property

@@ -1,0 +1,72 @@
+"""``Training.precision: auto`` follows the device: bf16-mixed with native bf16 (CPU flags or a
+CUDA GPU with bf16), float32 elsewhere; explicit values always win (probes faked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ganlab import devices
+from ganlab.config import load_config
+
+
+@pytest.fixture
+def cpu_with(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Fake ``/proc/cpuinfo`` with the given flags (and no CUDA GPU)."""
+
+    def fake(*flags: str) -> None:
+        cpuinfo = tmp_path / "cpuinfo"
+        cpuinfo.write_text(f"model name\t: Test CPU\nflags\t\t: fpu sse2 avx2 {' '.join(flags)}\n")
+        monkeypatch.setattr(devices, "CPUINFO", cpuinfo)
+        devices.cpu_flags.cache_clear()
+        monkeypatch.setattr(devices, "cuda_bf16", lambda: None)
+
+    yield fake
+    devices.cpu_flags.cache_clear()
+
+
+@pytest.mark.parametrize("flag", ["avx512_bf16", "amx_bf16"])
+def test_auto_picks_bf16_mixed_on_a_cpu_with_native_bf16(cpu_with, flag: str) -> None:  # type: ignore[no-untyped-def]
+    cpu_with("avx512f", flag)
+    config = load_config(None, ["Training.precision=auto", "Training.accelerator=cpu"])
+    assert config.Training.lightning_precision == "bf16-mixed"
+    assert "native bfloat16" in devices.auto_precision("cpu")[1]
+
+
+def test_auto_picks_float32_on_an_avx2_only_cpu(cpu_with) -> None:  # type: ignore[no-untyped-def]
+    cpu_with()
+    for accelerator in ("cpu", "auto"):
+        config = load_config(
+            None, ["Training.precision=auto", f"Training.accelerator={accelerator}"]
+        )
+        assert config.Training.lightning_precision == "32-true"
+    assert "slow path" in devices.auto_precision("cpu")[1]
+
+
+def test_auto_follows_a_cuda_gpus_bf16_support(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(devices, "cuda_bf16", lambda: True)
+    assert devices.auto_precision("gpu")[0] == "bf16-mixed"
+    monkeypatch.setattr(devices, "cuda_bf16", lambda: False)
+    assert devices.auto_precision("auto") == ("32-true", "the CUDA GPU does not support bfloat16")
+
+
+def test_explicit_precisions_win_over_the_probe(cpu_with) -> None:  # type: ignore[no-untyped-def]
+    cpu_with("amx_bf16")
+    assert load_config(None, ["Training.precision=32"]).Training.lightning_precision == "32-true"
+
+
+def test_the_trainer_logs_what_auto_chose_and_why(
+    cpu_with,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+) -> None:
+    from ganlab.trainer import build_trainer
+    from tests.helpers import tiny_config
+
+    cpu_with()
+    config = tiny_config("Training.precision=auto", "Training.accelerator=cpu")
+    with caplog.at_level("INFO"):
+        trainer = build_trainer(config, tmp_path)
+    assert "Training.precision auto: 32-true, because the CPU has no native bfloat16" in caplog.text
+    assert "32" in str(trainer.precision)
