@@ -504,7 +504,7 @@ def _export_format(args: argparse.Namespace) -> str:
 
 def _export_safetensors(args: argparse.Namespace, output: Path) -> str:
     from ganlab.engine.checkpoint import read_checkpoint
-    from ganlab.export import read_export_metadata, save_generator
+    from ganlab.export import checkpoint_generator_weights, read_export_metadata, save_generator
     from ganlab.files import atomic_write
 
     source = Path(args.checkpoint)
@@ -517,14 +517,8 @@ def _export_safetensors(args: argparse.Namespace, output: Path) -> str:
     if "generator" not in state:
         raise CheckpointError(f"{source} is not a checkpoint of ganlab train (no generator "
                               "description in it)")  # fmt: skip
-    ema = state.get("ema")
-    if ema is not None and not args.raw:
-        weights, tensors = "ema", ema["module"]
-    else:
-        weights = "raw"
-        tensors = {k[len("generator.") :]: v for k, v in checkpoint["state_dict"].items()
-                   if k.startswith("generator.")}  # fmt: skip
-    save_generator(output, tensors, state["generator"], weights,  # type: ignore[arg-type]
+    tensors, weights = checkpoint_generator_weights(checkpoint, use_ema=not args.raw)
+    save_generator(output, tensors, state["generator"], weights,
                    step=state.get("step_count"), epoch=checkpoint.get("epoch"))  # fmt: skip
     return weights
 

@@ -121,6 +121,24 @@ def save_generator(
     return path
 
 
+def checkpoint_generator_weights(
+    checkpoint: Mapping[str, Any], use_ema: bool = True
+) -> tuple[dict[str, torch.Tensor], WeightsKind]:
+    """The generator weights of a Lightning checkpoint mapping of ``ganlab train`` and their
+    kind: the EMA ones when ``use_ema`` and the checkpoint has them, else the raw ones
+    (``state_dict`` keys ``generator.*``, the prefix removed)."""
+    ema = (checkpoint.get("ganlab") or {}).get("ema")
+    if use_ema and ema is not None:
+        return dict(ema["module"]), "ema"
+    prefix = "generator."
+    raw = {
+        key[len(prefix) :]: value
+        for key, value in checkpoint["state_dict"].items()
+        if key.startswith(prefix)
+    }
+    return raw, "raw"
+
+
 def write_checkpoint_exports(
     checkpoint: Mapping[str, Any], checkpoint_path: str | Path
 ) -> list[Path]:
@@ -134,19 +152,14 @@ def write_checkpoint_exports(
     description = state.get("generator")
     if description is None:
         return []
-    prefix = "generator."
-    raw = {
-        key[len(prefix) :]: value
-        for key, value in checkpoint["state_dict"].items()
-        if key.startswith(prefix)
-    }
     step, epoch = state.get("step_count"), checkpoint.get("epoch")
     paths = export_paths(checkpoint_path)
+    raw, _ = checkpoint_generator_weights(checkpoint, use_ema=False)
     written = [save_generator(paths["raw"], raw, description, "raw", step=step, epoch=epoch)]
-    ema = state.get("ema")
-    if ema is not None:
+    ema, kind = checkpoint_generator_weights(checkpoint)
+    if kind == "ema":
         written.append(
-            save_generator(paths["ema"], ema["module"], description, "ema", step=step, epoch=epoch)
+            save_generator(paths["ema"], ema, description, "ema", step=step, epoch=epoch)
         )
     return written
 

@@ -23,7 +23,8 @@ from ganlab.errors import DataError
 INSTALL_HINT = "pip install 'opensr-gan-lab[medical]' (installs pydicom and nibabel)"
 
 
-def _pydicom() -> Any:
+def import_pydicom() -> Any:
+    """pydicom, or a DataError with the install command."""
     try:
         import pydicom
     except ImportError:
@@ -31,7 +32,8 @@ def _pydicom() -> Any:
     return pydicom
 
 
-def _nibabel() -> Any:
+def import_nibabel() -> Any:
+    """nibabel, or a DataError with the install command."""
     try:
         import nibabel
     except ImportError:
@@ -62,7 +64,7 @@ def _dicom_names(dataset: Any, bands: int) -> tuple[str, ...]:
 
 def dicom_info(path: Path) -> ImageInfo:
     """Size, band count and frame count from the DICOM header (no pixel data read)."""
-    pydicom = _pydicom()
+    pydicom = import_pydicom()
     dataset = pydicom.dcmread(path, stop_before_pixels=True)
     if "Rows" not in dataset or "Columns" not in dataset:
         raise DataError(f"{path}: DICOM file holds no image (no Rows/Columns)")
@@ -92,7 +94,7 @@ def read_dicom(
     Returns:
         ``(array[C, H, W], meta)``; CT values in Hounsfield units.
     """
-    pydicom = _pydicom()
+    pydicom = import_pydicom()
     dataset = pydicom.dcmread(path)
     if "PixelData" not in dataset:
         raise DataError(f"{path}: DICOM file holds no pixel data")
@@ -145,7 +147,7 @@ def _nifti_dtype(image: Any) -> str:
 
 def nifti_info(path: Path, axis: int) -> ImageInfo:
     """Slice count along ``axis``, slice size and band count (4th axis) from the header."""
-    image = _nibabel().load(path)
+    image = import_nibabel().load(path)
     shape = _volume_shape(path, image, axis)
     plane = [s for i, s in enumerate(shape[:3]) if i != axis]
     bands = shape[3] if len(shape) == 4 else 1
@@ -162,7 +164,7 @@ def read_nifti(
     Returns:
         ``(array[C, H, W], meta)``: C is 1 for 3-D volumes, the 4th axis for 4-D ones.
     """
-    image = _nibabel().load(path)
+    image = import_nibabel().load(path)
     shape = _volume_shape(path, image, axis)
     position = 0 if index is None else index
     if not 0 <= position < shape[axis]:

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from ganlab.data.medical import import_pydicom
 from ganlab.errors import DataError
 from ganlab.files import atomic_write
-from ganlab.inference.medical import Progress, import_medical
+from ganlab.inference.medical import Progress
 from ganlab.inference.values import Resolve, cast_to_dtype, check_scale, checked_sr
 
 DERIVATION = "super-resolved x{scale} by OpenSR GAN Lab"
@@ -61,7 +62,7 @@ def super_resolve_dicom(
     """
     source, target = Path(source), Path(target)
     check_scale(scale)
-    pydicom = import_medical("pydicom")
+    pydicom = import_pydicom()
     dataset, frames = _read_dicom_frames(source, pydicom)
     dtype, limits = _stored_type(dataset)
     slope, intercept = _rescale(dataset)

@@ -23,14 +23,13 @@ pydicom and nibabel come with the ``medical`` extra; they are imported when firs
 from __future__ import annotations
 
 import gzip
-import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ganlab.data.medical import INSTALL_HINT, dicom_info, nifti_info
+from ganlab.data.medical import dicom_info, import_nibabel, nifti_info
 from ganlab.errors import DataError, OutputError
 from ganlab.files import atomic_write
 from ganlab.inference.values import Resolve, cast_to_dtype, check_scale, checked_sr
@@ -41,14 +40,6 @@ Progress = Callable[[int], None]
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 GZIP_LEVEL = 6
 """Compression of ``.nii.gz`` outputs (gzip's usual trade-off of size and speed)."""
-
-
-def import_medical(name: str) -> Any:
-    """``pydicom`` or ``nibabel``, or a DataError with the install command."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise DataError(f"super-resolving medical files needs {name}; {INSTALL_HINT}") from None
 
 
 def _is_nifti(path: Path) -> bool:
@@ -126,7 +117,7 @@ def super_resolve_nifti(
         raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
     if not _is_nifti(target):
         raise OutputError(f"{target}: a NIfTI output needs a .nii or .nii.gz name")
-    nibabel = import_medical("nibabel")
+    nibabel = import_nibabel()
     image, volume = _load_nifti(source, nibabel, axis)
     slope, inter = _nifti_scaling(image)
     disk = image.get_data_dtype().newbyteorder("=")

@@ -28,7 +28,7 @@ from ganlab.data.geotiff import rasterio_available
 from ganlab.data.readers import file_suffix
 from ganlab.errors import ArgumentError, DataError, OutputError, UserInputError
 from ganlab.inference.dicom import super_resolve_dicom
-from ganlab.inference.medical import super_resolve_nifti, work_units
+from ganlab.inference.medical import super_resolve_nifti
 from ganlab.inference.photos import read_photo, super_resolve_photo
 from ganlab.inference.resolver import SuperResolver
 from ganlab.inference.tiling import TilePlan, Tiling
@@ -99,8 +99,7 @@ def count_tiles(resolver: SuperResolver, path: Path, tiling: Tiling) -> int:
     from ganlab.data.readers import ReadOptions, read_info
 
     info = read_info(path, ReadOptions(slice_axis=resolver.slice_axis))
-    units = work_units(path, resolver.slice_axis)
-    return units * _image_tiles(tiling, info.height, info.width)
+    return info.count * _image_tiles(tiling, info.height, info.width)  # slices or frames
 
 
 def _resolve_function(

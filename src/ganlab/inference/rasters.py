@@ -176,7 +176,6 @@ def _profile(dataset: Any, bands: int, scale: int, dtype: str) -> dict[str, Any]
     from affine import Affine
 
     integer = np.issubdtype(np.dtype(dtype), np.integer)
-    block = BLOCK
     return {
         "driver": "GTiff",
         "width": dataset.width * scale,
@@ -190,8 +189,8 @@ def _profile(dataset: Any, bands: int, scale: int, dtype: str) -> dict[str, Any]
         else Affine.identity(),
         "nodata": dataset.nodata,
         "tiled": True,
-        "blockxsize": block,
-        "blockysize": block,
+        "blockxsize": BLOCK,
+        "blockysize": BLOCK,
         "compress": "deflate",
         "predictor": 2 if integer else 3,
         "BIGTIFF": "IF_SAFER",

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -20,7 +20,7 @@ from ganlab.config.normalization import NormalizationConfig
 from ganlab.data.normalizers import Normalizer, build_branch_normalizer
 from ganlab.engine.checkpoint import read_checkpoint
 from ganlab.errors import ArgumentError, CheckpointError, DataError
-from ganlab.export import load_generator
+from ganlab.export import checkpoint_generator_weights, load_generator
 from ganlab.inference.tiling import ArraySink, ArraySource, Tiling, reflect_indices, run_tiled
 from ganlab.inference.values import cast_to_dtype
 from ganlab.models import build_generator
@@ -173,7 +173,6 @@ class SuperResolver:
         self.source = source
         self.bands = list(bands) if bands is not None else None
         self.slice_axis = slice_axis
-        self._radius: tuple[int | None] | None = None
 
     # ---------------------------------------------------------------------------- loading
 
@@ -215,19 +214,9 @@ class SuperResolver:
             )
         config = validate_config(hyper["config"], source=f"{path} (its config)")
         generator = build_generator(config)
-        ema = (checkpoint["ganlab"] or {}).get("ema")
-        if use_ema and ema is not None:
-            state, weights = ema["module"], "ema"
-        else:
-            prefix = "generator."
-            state = {
-                key[len(prefix) :]: value
-                for key, value in checkpoint["state_dict"].items()
-                if key.startswith(prefix)
-            }
-            weights = "raw"
-            if use_ema and config.Training.EMA.enabled:
-                log.warning("%s holds no EMA weights; using the raw generator", path)
+        state, weights = checkpoint_generator_weights(checkpoint, use_ema)
+        if use_ema and weights == "raw" and config.Training.EMA.enabled:
+            log.warning("%s holds no EMA weights; using the raw generator", path)
         try:
             load_generator_weights(generator, state)
         except CheckpointError as exc:
@@ -282,12 +271,10 @@ class SuperResolver:
 
     # ---------------------------------------------------------------------------- running
 
-    @property
+    @cached_property
     def receptive_radius(self) -> int | None:
         """The generator's receptive radius in LR pixels (None: global context)."""
-        if self._radius is None:
-            self._radius = (generator_radius(self.generator, self.in_bands),)
-        return self._radius[0]
+        return generator_radius(self.generator, self.in_bands)
 
     def tiling(
         self, tile: int | None = None, overlap: int | None = None, batch_size: int | None = None

@@ -104,8 +104,6 @@ class Tiling:
             margin = radius
         else:
             margin = (overlap - min(overlap, BLEND)) // 2
-        if overlap > 0 and 2 * margin >= overlap:
-            margin = (overlap - 1) // 2
         return cls(tile=tile, overlap=overlap, margin=margin, batch_size=batch_size)
 
     def exact_for(self, radius: int | None) -> bool:

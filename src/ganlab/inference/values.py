@@ -35,28 +35,26 @@ def cast_to_dtype(
     dtype = np.dtype(dtype)
     if dtype.kind not in "iu":
         return values.astype(dtype)
-    info = np.iinfo(dtype)
-    low, high = limits if limits is not None else (int(info.min), int(info.max))
-    # one working copy, changed in place (a scene's strips are large); float32 holds every
-    # integer of 8- and 16-bit types exactly
+    # float32 holds every integer of 8- and 16-bit types exactly
     work = values.astype(np.float32 if dtype.itemsize <= 2 else np.float64)
-    np.nan_to_num(work, copy=False, nan=0.0, posinf=high, neginf=low)
-    np.rint(work, out=work)
-    np.clip(work, low, high, out=work)
-    return work.astype(dtype)
+    return round_in_place(work, dtype, limits).astype(dtype)
 
 
-def round_in_place(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
-    """``values`` (float32) made ready for an integer ``dtype`` in place: rounded (halves to
-    even), NaN to 0 and clipped to the dtype's range; returned as they are for float dtypes.
-    The caller casts (no working copy: a scene's strips are large)."""
+def round_in_place(
+    values: np.ndarray, dtype: np.dtype[Any] | type, limits: tuple[int, int] | None = None
+) -> np.ndarray:
+    """``values`` (floats) made ready for an integer ``dtype`` in place, as
+    :func:`cast_to_dtype` stores them (rounded, NaN to 0, clipped to ``limits`` or the
+    dtype's range); returned as they are for float dtypes. The caller casts: no working copy
+    (a scene's strips are large)."""
     dtype = np.dtype(dtype)
     if dtype.kind not in "iu":
         return values
     info = np.iinfo(dtype)
-    np.nan_to_num(values, copy=False, nan=0.0, posinf=info.max, neginf=info.min)
+    low, high = limits if limits is not None else (int(info.min), int(info.max))
+    np.nan_to_num(values, copy=False, nan=0.0, posinf=high, neginf=low)
     np.rint(values, out=values)
-    np.clip(values, info.min, info.max, out=values)
+    np.clip(values, low, high, out=values)
     return values
 
 
