@@ -69,12 +69,17 @@ test: setup setup-lightning1
 test-lightning1: setup setup-lightning1
 	GANLAB_OTHER_LIGHTNING_PYTHON=$(BIN)/python $(PL1_BIN)/python -m pytest -q $(PL1_TESTS)
 
-# the benchmark scripts (each prints JSON lines, also appended under benchmarks/results/);
-# docs/performance.md records the latest figures and the machine they came from
+# the benchmark scripts (each prints JSON lines, also appended under benchmarks/results/), at
+# sizes that keep the whole run under 15 minutes on a 2-core CPU, then one summary table;
+# docs/performance.md records the latest figures and the machine they came from. Longer runs:
+# `python benchmarks/quality.py --recipes` trains every shipped recipe for its budget
 bench: setup
-	$(BIN)/python benchmarks/step_overhead.py
-	$(BIN)/python benchmarks/precision.py
+	$(BIN)/python benchmarks/step_overhead.py --steps 10 --warmup 2 --runs 3
+	$(BIN)/python benchmarks/precision.py --steps 5 --warmup 1
+	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/quality.py --steps 100
 	$(BIN)/python benchmarks/inference_scaling.py
+	$(BIN)/python benchmarks/summary.py
 
 lint: setup
 	$(BIN)/ruff check src tests

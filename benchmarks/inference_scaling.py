@@ -27,7 +27,10 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results" / "inference_scaling.jsonl"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from summary import results_folder
+
+RESULTS = results_folder() / "inference_scaling.jsonl"
 
 WORKER = """
 import json, resource, sys, time

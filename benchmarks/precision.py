@@ -29,10 +29,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from step_overhead import make_batches, run_ganlab
+from summary import results_folder
 
 from ganlab.config import load_config
 
-RESULTS = Path(__file__).resolve().parent / "results" / "precision.jsonl"
+RESULTS = results_folder() / "precision.jsonl"
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 

@@ -36,6 +36,9 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from summary import results_folder
+
 from ganlab._lightning import Callback, pl
 from ganlab.config import load_config
 from ganlab.config.schema import Config
@@ -44,7 +47,7 @@ from ganlab.engine.stability import clip_gradients
 from ganlab.engine.steps import frozen
 from ganlab.trainer import build_trainer
 
-RESULTS = Path(__file__).resolve().parent / "results" / "step_overhead.jsonl"
+RESULTS = results_folder() / "step_overhead.jsonl"
 MODES = {
     "manual": "Training.manual_optimization=true",
     "joint": "Training.manual_optimization=false",
@@ -182,6 +185,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             "Training.adv_loss_ramp_steps=0",
             "Training.d_update_interval=1",
             "Trainer.enable_progress_bar=false",
+            "Training.precision=32",  # as the bare loop, which has no autocast
             MODES[mode],
             *args.set,
         ]
@@ -196,7 +200,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         row = {
             "benchmark": "step_overhead",
             "mode": mode,
-            "precision": config.Training.precision,
+            "precision": config.Training.lightning_precision,
+            "channels_last": config.Training.use_channels_last,
             "config": args.config,
             "steps": args.steps,
             "runs": args.runs,

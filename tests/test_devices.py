@@ -1,11 +1,13 @@
 """``Training.precision: auto`` follows the device: bf16-mixed with native bf16 (CPU flags or a
-CUDA GPU with bf16), float32 elsewhere; explicit values always win (probes faked)."""
+CUDA GPU with bf16), float32 elsewhere; ``Training.channels_last: auto`` is true on CPUs and on
+GPUs at 16 bits; both are the defaults, explicit values always win (probes faked)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganlab import devices
 from ganlab.config import load_config
@@ -69,4 +71,45 @@ def test_the_trainer_logs_what_auto_chose_and_why(
     with caplog.at_level("INFO"):
         trainer = build_trainer(config, tmp_path)
     assert "Training.precision auto: 32-true, because the CPU has no native bfloat16" in caplog.text
+    assert "Training.channels_last auto: true, because CPU convolutions" in caplog.text
     assert "32" in str(trainer.precision)
+
+
+def test_precision_and_channels_last_default_to_auto() -> None:
+    training = load_config(None, []).Training
+    assert (training.precision, training.channels_last) == ("auto", "auto")
+
+
+@pytest.mark.parametrize("flags", [(), ("amx_bf16",)])
+def test_auto_channels_last_is_true_on_a_cpu_at_any_precision(cpu_with, flags) -> None:  # type: ignore[no-untyped-def]
+    cpu_with(*flags)
+    for accelerator in ("cpu", "auto"):
+        training = load_config(None, [f"Training.accelerator={accelerator}"]).Training
+        assert training.use_channels_last is True
+    assert devices.auto_channels_last("cpu", "bf16-mixed")[0] is True
+
+
+def test_auto_channels_last_on_a_gpu_follows_the_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(devices, "cuda_bf16", lambda: True)
+    training = load_config(None, ["Training.accelerator=gpu"]).Training
+    assert training.lightning_precision == "bf16-mixed" and training.use_channels_last is True
+    training = load_config(None, ["Training.accelerator=gpu", "Training.precision=32"]).Training
+    assert training.use_channels_last is False
+    assert devices.auto_channels_last("cuda", "16-mixed")[0] is True
+    assert devices.auto_channels_last("mps", "32-true")[0] is False
+
+
+def test_explicit_channels_last_wins_over_the_rule(cpu_with) -> None:  # type: ignore[no-untyped-def]
+    cpu_with()
+    assert load_config(None, ["Training.channels_last=false"]).Training.use_channels_last is False
+    assert load_config(None, ["Training.channels_last=true"]).Training.use_channels_last is True
+
+
+def test_the_default_module_trains_in_channels_last_on_a_cpu(cpu_with) -> None:  # type: ignore[no-untyped-def]
+    from ganlab.engine import SRGANModule
+    from tests.helpers import tiny_config
+
+    cpu_with()
+    module = SRGANModule(tiny_config())
+    weights = [p for p in module.generator.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)

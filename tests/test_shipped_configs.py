@@ -14,11 +14,17 @@ from tests.helpers import fit
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+PINNED = [
+    "Training.g_pretrain_steps=1",
+    "Trainer.enable_progress_bar=false",
+    "Training.precision=32",
+]
+"""Short runs in float32 (a recipe's precision may be auto: bf16-mixed on a CPU with bf16)."""
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_shipped_config_trains_and_validates(path: Path, tmp_path: Path) -> None:
-    config = load_config(path, ["Training.g_pretrain_steps=1", "Trainer.enable_progress_bar=false"])
+    config = load_config(path, PINNED)
     module, trainer = fit(config, tmp_path, fast_dev_run=2)
     assert module.step_count == 2
     assert trainer.callback_metrics["val/psnr"] > 0
@@ -45,7 +51,7 @@ def test_shipped_config_trains_and_validates(path: Path, tmp_path: Path) -> None
 def test_shipped_config_tests_and_predicts_with_the_ema_generator(
     path: Path, tmp_path: Path
 ) -> None:
-    config = load_config(path, ["Training.g_pretrain_steps=1", "Trainer.enable_progress_bar=false"])
+    config = load_config(path, PINNED)
     module, trainer = fit(config, tmp_path, fast_dev_run=2)
     datamodule = SRDataModule(config)
     (validated,) = trainer.validate(module, datamodule=datamodule, verbose=False)

@@ -3,6 +3,8 @@
 ``Training.precision: auto`` follows these probes (measured on CPUs of the same kind: with
 ``avx512_bf16``/``amx_bf16``, bf16-mixed trained 1.6-1.7x faster than float32; without them
 bf16 autocast is a slow path, 19x slower for the quickstart; see docs/performance.md).
+``Training.channels_last: auto`` follows the device and the chosen precision
+(:func:`auto_channels_last`).
 """
 
 from __future__ import annotations
@@ -68,3 +70,31 @@ def auto_precision(accelerator: str) -> tuple[str, str]:
             "autocast is a slow path"
         )
     return "32-true", f"no bf16 rule for accelerator {accelerator}"
+
+
+HALF_PRECISIONS = frozenset({"16-mixed", "bf16-mixed", "16-true", "bf16-true"})
+"""Lightning precisions that run convolutions in 16 bits (tensor cores on a GPU)."""
+
+
+def auto_channels_last(accelerator: str, precision: str) -> tuple[bool, str]:
+    """``(channels_last, reason)`` for ``Training.channels_last: auto``.
+
+    ``precision`` is the Lightning precision the run uses (``auto`` already resolved). On a
+    CPU the channels-last format is chosen at every precision: oneDNN's convolutions run
+    natively in it (measured for the quickstart in float32: 1.6x faster generator-only steps,
+    1.22x faster adversarial steps; bf16-mixed 2x faster than in the standard format). On a
+    CUDA GPU it is chosen with 16-bit precisions, whose tensor-core convolutions work in
+    channels-last; float32 on a GPU and other accelerators keep the standard format (no
+    measurement here shows a gain there).
+
+    Example:
+        >>> auto_channels_last("cpu", "32-true")[0]
+        True
+    """
+    if accelerator in ("auto", "gpu", "cuda") and cuda_bf16() is not None:
+        if precision in HALF_PRECISIONS:
+            return True, f"{precision} on a CUDA GPU runs tensor-core convolutions in channels-last"
+        return False, f"no measured gain for {precision} on a CUDA GPU"
+    if accelerator in ("auto", "cpu"):
+        return True, "CPU convolutions (oneDNN) run faster in channels-last"
+    return False, f"no channels-last rule for accelerator {accelerator}"

@@ -35,6 +35,7 @@ from ganlab.callbacks.learning_rates import LearningRateLogger
 from ganlab.callbacks.monitoring import build_monitoring_callbacks
 from ganlab.config.load import dump_config
 from ganlab.config.schema import Config
+from ganlab.config.training import TrainingConfig
 from ganlab.distributed.strategy import strategy_kwargs
 from ganlab.engine.checkpoint import ExportingCheckpointIO
 from ganlab.engine.module import resolve_manual_optimization
@@ -138,6 +139,19 @@ def trainer_kwargs(config: Config) -> dict[str, Any]:
     return kwargs
 
 
+def log_automatic_choices(training: TrainingConfig) -> None:
+    """Say what ``Training.precision``/``channels_last: auto`` chose for this machine, and why."""
+    from ganlab.devices import auto_channels_last, auto_precision
+
+    precision = training.lightning_precision
+    if training.precision == "auto":
+        reason = auto_precision(training.accelerator)[1]
+        rank_zero_info(f"Training.precision auto: {precision}, because {reason}")
+    if training.channels_last == "auto":
+        chosen, reason = auto_channels_last(training.accelerator, precision)
+        rank_zero_info(f"Training.channels_last auto: {str(chosen).lower()}, because {reason}")
+
+
 def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
     """A Lightning ``Trainer`` for ``config`` writing into ``run_dir``.
 
@@ -154,13 +168,7 @@ def build_trainer(config: Config, run_dir: Path, **extra: Any) -> pl.Trainer:
         *kwargs.pop("plugins", []),
     ]
     precision = config.Training.lightning_precision
-    if config.Training.precision == "auto":
-        from ganlab.devices import auto_precision
-
-        rank_zero_info(
-            f"Training.precision auto: {precision}, because "
-            f"{auto_precision(config.Training.accelerator)[1]}"
-        )
+    log_automatic_choices(config.Training)
     if not any(isinstance(plugin, PrecisionPlugin) for plugin in plugins):
         # a precision plugin passed in (e.g. with a gradient scaler of its own) replaces it
         kwargs["precision"] = precision

@@ -146,3 +146,44 @@ def test_memory_does_not_depend_on_raster_size(tmp_path: Path) -> None:
     assert large_peak < 1.5 * small_peak + 1_000_000
     assert large_peak < full_raster / 50
     assert large_rss < full_raster / 4
+
+
+@pytest.mark.parametrize(
+    ("dtype", "nodata", "has_holes"),
+    [(np.uint16, 0, True), (np.int16, -9999, True), (np.float32, float("nan"), True),
+     (np.float32, -1.5, True), (np.uint8, 0.5, False), (np.float32, None, False)],
+)  # fmt: skip
+def test_validity_from_nodata_values_equals_gdals_masks(
+    tmp_path: Path, dtype: type, nodata: float | None, has_holes: bool
+) -> None:
+    from rasterio.windows import Window as RasterioWindow
+
+    from ganlab.data.geotiff import valid_from_nodata
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(1, 200, size=(3, 48, 40)).astype(dtype)
+    if has_holes:  # per band, so a pixel may miss one band only
+        data[rng.random(data.shape) < 0.1] = np.array(nodata).astype(dtype)
+    path = write_geotiff(tmp_path / "scene.tif", data, nodata=nodata)
+    with rasterio.open(path) as dataset:
+        window = RasterioWindow(5, 3, 30, 40)
+        array = dataset.read([3, 1], window=window)
+        valid = valid_from_nodata(dataset, [3, 1], array)
+        expected = np.all(dataset.read_masks([3, 1], window=window) > 0, axis=0)
+    assert valid is not None and np.array_equal(valid, expected)
+    assert expected.all() != has_holes
+
+
+def test_validity_of_a_raster_with_a_mask_band_comes_from_its_mask(tmp_path: Path) -> None:
+    from ganlab.data.geotiff import read_open_window, valid_from_nodata
+
+    data = smooth_image(2, 32)
+    path = write_geotiff(tmp_path / "masked.tif", data)
+    with rasterio.open(path, "r+") as dataset:
+        mask = np.full((32, 32), 255, dtype=np.uint8)
+        mask[:10] = 0
+        dataset.write_mask(mask)
+    with rasterio.open(path) as dataset:
+        assert valid_from_nodata(dataset, [1, 2], dataset.read()) is None
+        _, meta = read_open_window(dataset, path, None, (0, 0, 32, 32), rasterio.windows.Window)
+    assert not meta["valid"][:10].any() and meta["valid"][10:].all()

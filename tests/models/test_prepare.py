@@ -89,7 +89,7 @@ def test_inductor_compile_of_a_tiny_generator() -> None:
 
 
 def test_training_channels_last_reaches_both_networks_of_the_module(make_config) -> None:
-    plain = SRGANModule(make_config())
+    plain = SRGANModule(make_config("Training.channels_last=false"))
     module = SRGANModule(make_config("Training.channels_last=true"))
     for name in ("generator", "discriminator"):
         before = four_d_tensors(getattr(plain, name))

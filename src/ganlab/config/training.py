@@ -177,7 +177,7 @@ class TrainingConfig(Section):
         "were NaN/Inf (each such step is skipped and counted).",
     )
     precision: PrecisionName = Field(
-        "32",
+        "auto",
         description="Numeric precision: 32, 16 (16-mixed), bf16 (bf16-mixed), 64, any Lightning "
         "precision string, or auto: bf16-mixed on a CUDA GPU with bfloat16 and on a CPU with "
         "native bfloat16 (avx512_bf16/amx_bf16), else 32 (the run log says which and why; "
@@ -200,10 +200,12 @@ class TrainingConfig(Section):
         description="Steps over which the adversarial weight rises linearly from 0 to "
         "`Losses.adv_loss_beta` once the adversarial phase starts.",
     )
-    channels_last: bool = Field(
-        False,
+    channels_last: bool | Literal["auto"] = Field(
+        "auto",
         description="Store generator and discriminator weights (and activations) in the "
-        "channels-last memory format; often faster for convs on CPUs and tensor-core GPUs.",
+        "channels-last memory format. auto: true on CPUs (faster oneDNN convolutions) and on "
+        "CUDA GPUs with a 16-bit precision (tensor cores), false elsewhere (the run log says "
+        "which and why; docs/performance.md has the measurements).",
     )
     compile: bool = Field(
         False,
@@ -310,6 +312,16 @@ class TrainingConfig(Section):
 
             return auto_precision(self.accelerator)[0]
         return lightning_precision(self.precision)
+
+    @property
+    def use_channels_last(self) -> bool:
+        """Whether the networks use the channels-last format (``auto`` resolved for this
+        machine and precision, see :func:`ganlab.devices.auto_channels_last`)."""
+        if self.channels_last == "auto":
+            from ganlab.devices import auto_channels_last
+
+            return auto_channels_last(self.accelerator, self.lightning_precision)[0]
+        return self.channels_last
 
     @property
     def adversarial_start(self) -> int:

@@ -109,6 +109,33 @@ def read_geotiff(
         return read_open_window(dataset, path, bands, window, RasterioWindow)
 
 
+def valid_from_nodata(dataset: Any, indexes: list[int], array: np.ndarray) -> np.ndarray | None:
+    """``[H, W]`` True where every band of ``array`` has data, when the bands' masks come only
+    from nodata values (or all pixels are valid): what GDAL's masks would say, without reading
+    the window a second time. None when a band has a real mask (mask band, alpha, ...)."""
+    from rasterio.enums import MaskFlags
+
+    valid = np.ones(array.shape[1:], dtype=bool)
+    for band, index in zip(array, indexes, strict=True):
+        flags = dataset.mask_flag_enums[index - 1]
+        if list(flags) == [MaskFlags.all_valid]:
+            continue
+        if list(flags) != [MaskFlags.nodata]:
+            return None
+        nodata = dataset.nodatavals[index - 1]
+        if nodata is None:
+            return None
+        if np.isnan(nodata):
+            valid &= ~np.isnan(band)
+        elif np.issubdtype(band.dtype, np.integer):
+            limits = np.iinfo(band.dtype)
+            if float(nodata).is_integer() and limits.min <= nodata <= limits.max:
+                valid &= band != int(nodata)
+        else:
+            valid &= band != band.dtype.type(nodata)
+    return valid
+
+
 def read_open_window(
     dataset: Any, path: Path, bands: list[int] | None, window: Window | None, window_type: Any
 ) -> tuple[np.ndarray, Meta]:
@@ -124,12 +151,14 @@ def read_open_window(
             )
         rio_window = window_type(left, top, width, height)
     array = dataset.read(indexes, window=rio_window)
-    masks = dataset.read_masks(indexes, window=rio_window)
+    valid = valid_from_nodata(dataset, indexes, array)
+    if valid is None:  # mask bands, alpha or per-dataset masks: GDAL reads them
+        valid = np.all(dataset.read_masks(indexes, window=rio_window) > 0, axis=0)
     names = band_names(dataset)
     meta: Meta = {
         "path": str(path),
         "band_names": tuple(names[i - 1] for i in indexes),
-        "valid": np.all(masks > 0, axis=0),
+        "valid": valid,
     }
     meta.update(georeference(dataset, window))
     return array, meta

@@ -241,15 +241,17 @@ class RasterChipsDataset(SRDataset):
             self._dataset(position), info.path, info.bands, window, RasterioWindow
         )
 
-    def _draw_window(self, position: int, generator: torch.Generator | None) -> Window:
+    def _read_random_window(
+        self, position: int, generator: torch.Generator | None
+    ) -> tuple[Window, np.ndarray, dict[str, Any]]:
+        """A random window with at most ``max_nodata_fraction`` nodata, read once."""
         info = self.rasters[position]
         assert isinstance(info, RasterInfo)
-        dataset = self._dataset(position)
-        indexes = [b + 1 for b in info.bands] if info.bands else list(range(1, dataset.count + 1))
         for _ in range(MAX_TRIES):
             window = random_window(info.height, info.width, self.chip_size, self.scale, generator)
-            if self._nodata_fraction(dataset, indexes, window) <= self.max_nodata_fraction:
-                return window
+            array, meta = self._read(position, window)
+            if 1.0 - float(meta["valid"].mean()) <= self.max_nodata_fraction:
+                return window, array, meta
         raise DataError(
             f"{info.path}: no window with at most {self.max_nodata_fraction:.0%} nodata in "
             f"{MAX_TRIES} random draws; raise Data.max_nodata_fraction or remove the raster"
@@ -262,10 +264,10 @@ class RasterChipsDataset(SRDataset):
         with self._gdal_env():
             if isinstance(entry, Chip):
                 raster, window = entry.raster, entry.window
+                array, meta = self._read(raster, window)
             else:
                 raster = entry
-                window = self._draw_window(raster, generator)
-            array, meta = self._read(raster, window)
+                window, array, meta = self._read_random_window(raster, generator)
         source = f"{meta['path']} window {window}"
         valid = meta["valid"]
         if not valid.all():

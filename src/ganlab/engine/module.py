@@ -138,7 +138,7 @@ class SRGANModule(LightningModule):
         generator = build_generator(self.config)
         enabled = training.EMA.enabled
         self.ema = GeneratorEMA.from_config(generator, training.EMA) if enabled else None
-        last, compiled = training.channels_last, training.compile
+        last, compiled = training.use_channels_last, training.compile
         self.generator = prepare_for_training(generator, last, compiled)
         self.discriminator = prepare_for_training(build_discriminator(self.config), last, compiled)
         self.lr_normalizer, self.hr_normalizer = build_normalizers(self.config)
