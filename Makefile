@@ -76,7 +76,7 @@ test-lightning1: setup setup-lightning1
 bench: setup
 	$(BIN)/python benchmarks/step_overhead.py --steps 10 --warmup 2 --runs 3
 	$(BIN)/python benchmarks/precision.py --steps 5 --warmup 1
-	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/throughput.py --steps 3 --warmup 1
 	$(BIN)/python benchmarks/quality.py --steps 100
 	$(BIN)/python benchmarks/inference_scaling.py
 	$(BIN)/python benchmarks/summary.py

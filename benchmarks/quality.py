@@ -12,15 +12,17 @@ validation set. One JSON line per run with:
 
 * ``psnr``/``ssim``/``sam`` of SR and of the bicubic upsample (``*_bicubic``; SAM only for
   more than one band), ``psnr_gain`` and ``ssim_gain`` (SR minus bicubic),
-  ``beats_bicubic`` (both gains positive);
+  ``beats_bicubic`` (both gains positive; null, like the gains, when the SR bands differ from
+  the LR bands and there is no bicubic baseline);
 * ``steps`` (generator steps), ``pretrain_steps``, ``train_s`` (wall time of training,
   validations included) and ``s_per_step``;
 * ``mode`` (``manual``: alternating updates; ``joint``: one optimiser), ``precision`` and
   ``channels_last`` as resolved for this machine, the CPU model and torch version.
 
 ``--steps N`` shortens (or lengthens) the run to N generator steps and keeps the recipe's
-share of generator-only pretraining and its adversarial ramp in proportion; the learning-rate
-schedules follow the new length. Without it the recipe runs for its documented budget.
+share of generator-only pretraining, its adversarial ramp and its schedules' warm-up and step
+sizes in proportion; the schedules' lengths follow ``Training.max_steps``. Without it the
+recipe runs for its documented budget.
 ``--recipes`` runs every shipped recipe (or those named) for its budget. Lines are also
 appended to ``benchmarks/results/quality.jsonl``.
 """
@@ -92,10 +94,16 @@ def length_overrides(config: Config, path: str, steps: int) -> list[str]:
         f"Training.g_pretrain_steps={round(training.g_pretrain_steps * share)}",
         f"Training.adv_loss_ramp_steps={round(training.adv_loss_ramp_steps * share)}",
         "Trainer.max_epochs=-1",  # the module ends the run at Training.max_steps
+        "Trainer.max_steps=-1",
     ]
     for name, schedule in config.Schedulers.model_dump().items():
-        if isinstance(schedule, dict) and schedule.get("total_steps"):
-            overrides.append(f"Schedulers.{name}.total_steps={steps}")
+        if not isinstance(schedule, dict):
+            continue
+        if schedule.get("total_steps"):  # null: follows Training.max_steps on its own clock
+            overrides.append(f"Schedulers.{name}.total_steps=null")
+        for key in ("warmup_steps", "step_size"):
+            if schedule.get(key):
+                overrides.append(f"Schedulers.{name}.{key}={max(1, round(schedule[key] * share))}")
     return overrides
 
 
@@ -107,6 +115,9 @@ def gains(metrics: dict[str, float]) -> dict[str, Any]:
             key = f"val/{name}{suffix}"
             if key in metrics:
                 row[f"{name}{suffix}"] = round(float(metrics[key]), 5)
+    if "psnr_bicubic" not in row:  # SR bands differ from the LR bands: no bicubic baseline
+        row.update(psnr_gain=None, ssim_gain=None, beats_bicubic=None)
+        return row
     row["psnr_gain"] = round(row["psnr"] - row["psnr_bicubic"], 4)
     row["ssim_gain"] = round(row["ssim"] - row["ssim_bicubic"], 5)
     row["beats_bicubic"] = row["psnr_gain"] > 0 and row["ssim_gain"] > 0
@@ -182,12 +193,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             print(json.dumps(row), flush=True)
             with RESULTS.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
-    if len(rows) > 1:
+    compared = [row for row in rows if row["beats_bicubic"] is not None]
+    if len(rows) > 1 and compared:
         summary = {
             "benchmark": "quality_summary",
-            "all_beat_bicubic": all(row["beats_bicubic"] for row in rows),
-            "worst_psnr_gain": min(row["psnr_gain"] for row in rows),
-            "worst_ssim_gain": min(row["ssim_gain"] for row in rows),
+            "all_beat_bicubic": all(row["beats_bicubic"] for row in compared),
+            "worst_psnr_gain": min(row["psnr_gain"] for row in compared),
+            "worst_ssim_gain": min(row["ssim_gain"] for row in compared),
             "runs": len(rows),
         }
         print(json.dumps(summary), flush=True)

@@ -92,6 +92,8 @@ class StepTimes(Callback):
         self.ends: list[float] = []
 
     def on_train_batch_end(self, *args: Any, **kwargs: Any) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # GPU work is queued: time it done
         self.ends.append(time.perf_counter())
 
 
@@ -116,6 +118,9 @@ def run_bare(config: Config, batches: list[dict[str, torch.Tensor]], steps: int)
     """The same math as the module's step, written out as a plain loop."""
     pl.seed_everything(config.Training.seed, workers=True)
     module = SRGANModule(config)  # only for its parts: networks, losses, EMA, schedules
+    on_gpu = config.Training.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    device = torch.device("cuda" if on_gpu else "cpu")  # where the Trainer puts the module
+    module.to(device)
     generator, discriminator = module.generator.train(), module.discriminator.train()
     lr_norm, hr_norm = module.lr_normalizer, module.hr_normalizer
     optimizers = module.configure_optimizers()
@@ -128,7 +133,8 @@ def run_bare(config: Config, batches: list[dict[str, torch.Tensor]], steps: int)
         for optimizer in optimizers:
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * module.schedules.factor(group["name"], step)
-        lr, hr = lr_norm.normalize(batch["lr"]), hr_norm.normalize(batch["hr"])
+        lr = lr_norm.normalize(batch["lr"].to(device, non_blocking=True))
+        hr = hr_norm.normalize(batch["hr"].to(device, non_blocking=True))
         sr = generator(lr)
         update = module.adversarial.discriminator_update(step)
         d_loss, _ = module.gan_objective.discriminator_step_loss(discriminator, hr, sr, update)
@@ -162,6 +168,8 @@ def run_bare(config: Config, batches: list[dict[str, torch.Tensor]], steps: int)
             opt_g.step()
         if module.ema is not None:
             module.ema.follow(generator, step)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         ends.append(time.perf_counter())
     return [b - a for a, b in itertools.pairwise(ends)]
 

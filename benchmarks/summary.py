@@ -56,6 +56,13 @@ def describe(row: dict[str, Any]) -> tuple[str, str, str, str] | None:
             f"({row.get('cpu')}; {flags})",
             "",
         )
+    if kind == "quality" and row.get("beats_bicubic") is None:
+        return (
+            kind,
+            f"{Path(row['config']).stem}, {row['mode']}, {row['steps']} steps",
+            f"PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f} (no bicubic baseline)",
+            "",
+        )
     if kind == "quality":
         return (
             kind,

@@ -86,6 +86,7 @@ def family_config(args: argparse.Namespace, family: str) -> Config:
             "Training.g_pretrain_steps=0",
             "Training.d_update_interval=1",
             "Trainer.enable_progress_bar=false",
+            f"Training.accelerator={'gpu' if torch.cuda.is_available() else 'cpu'}",
         ],
     )
 
@@ -188,13 +189,13 @@ def loader_rate(config: Config, batches: int) -> float:
 
 def measure_data(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The recipe's training rate and each dataset's loader rate."""
-    recipe = load_config(QUICKSTART, ["Trainer.enable_progress_bar=false"])
-    pretrain = load_config(
-        QUICKSTART, ["Trainer.enable_progress_bar=false", "Training.g_pretrain_steps=1000"]
-    )
-    adversarial = load_config(
-        QUICKSTART, ["Trainer.enable_progress_bar=false", "Training.g_pretrain_steps=0"]
-    )
+    device = [  # the recipe says cpu; on a GPU machine the training rate is the GPU's
+        "Trainer.enable_progress_bar=false",
+        f"Training.accelerator={'gpu' if torch.cuda.is_available() else 'cpu'}",
+    ]
+    recipe = load_config(QUICKSTART, device)
+    pretrain = load_config(QUICKSTART, [*device, "Training.g_pretrain_steps=1000"])
+    adversarial = load_config(QUICKSTART, [*device, "Training.g_pretrain_steps=0"])
     batch = recipe.Data.batch_size
     training = {
         "generator_only": batch / train_rate(pretrain, args.steps + 2, args.warmup),

@@ -11,6 +11,7 @@ import torch
 
 from ganlab import devices
 from ganlab.config import load_config
+from ganlab.errors import ConfigError
 
 
 @pytest.fixture
@@ -113,3 +114,70 @@ def test_the_default_module_trains_in_channels_last_on_a_cpu(cpu_with) -> None: 
     module = SRGANModule(tiny_config())
     weights = [p for p in module.generator.parameters() if p.dim() == 4]
     assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+
+
+def test_resuming_with_other_device_choices_says_what_changed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.helpers import fit, tiny_config
+
+    limits = {"limit_train_batches": 2, "limit_val_batches": 0}
+    fit(tiny_config("Training.channels_last=false"), tmp_path, max_epochs=1, **limits)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    stored = torch.load(last, weights_only=False)["ganlab"]["device_choices"]
+    assert stored == {"precision": "32-true", "channels_last": False}
+    with caplog.at_level("WARNING"):
+        fit(tiny_config("Training.channels_last=false"), tmp_path, ckpt_path=last, max_epochs=2,
+            **limits)  # fmt: skip
+    assert "other device choices" not in caplog.text
+    with caplog.at_level("WARNING"):
+        fit(tiny_config("Training.channels_last=true"), tmp_path, ckpt_path=last, max_epochs=3,
+            **limits)  # fmt: skip
+    assert "other device choices than the run started with (channels_last False -> True)" in (
+        caplog.text
+    )
+
+
+def test_auto_channels_last_is_off_under_sharding_strategies_and_true_is_refused(cpu_with) -> None:  # type: ignore[no-untyped-def]
+    cpu_with()
+    for strategy in ("fsdp", "deepspeed"):
+        chosen, reason = devices.auto_channels_last("cpu", "32-true", strategy)
+        assert chosen is False and strategy in reason
+    training = load_config(None, ["Training.strategy=fsdp", "Training.accelerator=cpu"]).Training
+    assert training.use_channels_last is False
+    with pytest.raises(ConfigError, match="channels_last: true does not work with strategy fsdp"):
+        load_config(None, ["Training.strategy=fsdp", "Training.channels_last=true"])
+
+
+def test_auto_channels_last_with_accelerator_auto_stays_off_on_mps(
+    cpu_with, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    cpu_with()
+    monkeypatch.setattr(devices, "other_accelerator", lambda: "mps")
+    assert devices.auto_channels_last("auto", "32-true")[0] is False
+    assert devices.auto_channels_last("cpu", "32-true")[0] is True
+
+
+def test_auto_does_not_probe_cuda_before_a_forking_strategy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def probe() -> bool:
+        raise AssertionError("CUDA probed")
+
+    monkeypatch.setattr(devices, "cuda_bf16", probe)
+    precision, reason = devices.auto_precision("gpu", "ddp_fork")
+    assert precision == "32-true" and "set Training.precision explicitly" in reason
+    assert devices.auto_channels_last("gpu", "32-true", "ddp_notebook")[0] is False
+
+
+def test_emulated_bf16_on_an_older_gpu_does_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def supported(including_emulation: bool = True) -> bool:
+        calls.append(including_emulation)
+        return including_emulation  # an older GPU: bf16 only by emulation
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", supported)
+    assert devices.cuda_bf16() is False and calls == [False]
+    assert devices.auto_precision("gpu")[0] == "32-true"

@@ -145,10 +145,10 @@ def log_automatic_choices(training: TrainingConfig) -> None:
 
     precision = training.lightning_precision
     if training.precision == "auto":
-        reason = auto_precision(training.accelerator)[1]
+        reason = auto_precision(training.accelerator, training.strategy)[1]
         rank_zero_info(f"Training.precision auto: {precision}, because {reason}")
     if training.channels_last == "auto":
-        chosen, reason = auto_channels_last(training.accelerator, precision)
+        chosen, reason = auto_channels_last(training.accelerator, precision, training.strategy)
         rank_zero_info(f"Training.channels_last auto: {str(chosen).lower()}, because {reason}")
 
 

@@ -151,26 +151,33 @@ def test_memory_does_not_depend_on_raster_size(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("dtype", "nodata", "has_holes"),
     [(np.uint16, 0, True), (np.int16, -9999, True), (np.float32, float("nan"), True),
-     (np.float32, -1.5, True), (np.uint8, 0.5, False), (np.float32, None, False)],
+     (np.float32, -1.5, True), (np.uint8, 0.5, True), (np.int16, -1.5, True),
+     (np.float32, None, False)],
 )  # fmt: skip
 def test_validity_from_nodata_values_equals_gdals_masks(
     tmp_path: Path, dtype: type, nodata: float | None, has_holes: bool
 ) -> None:
     from rasterio.windows import Window as RasterioWindow
 
-    from ganlab.data.geotiff import valid_from_nodata
+    from ganlab.data.geotiff import read_open_window, valid_from_nodata
 
     rng = np.random.default_rng(0)
-    data = rng.integers(1, 200, size=(3, 48, 40)).astype(dtype)
-    if has_holes:  # per band, so a pixel may miss one band only
-        data[rng.random(data.shape) < 0.1] = np.array(nodata).astype(dtype)
+    data = rng.integers(0, 200, size=(3, 48, 40)).astype(dtype)  # 0 included: uint8 0.5 -> 0
+    if has_holes:  # per band, so a pixel may miss one band only; GDAL truncates 0.5 and -1.5
+        value = np.trunc(np.float64(nodata)) if np.dtype(dtype).kind in "iu" else nodata
+        data[rng.random(data.shape) < 0.1] = np.array(value).astype(dtype)
     path = write_geotiff(tmp_path / "scene.tif", data, nodata=nodata)
     with rasterio.open(path) as dataset:
         window = RasterioWindow(5, 3, 30, 40)
         array = dataset.read([3, 1], window=window)
-        valid = valid_from_nodata(dataset, [3, 1], array)
         expected = np.all(dataset.read_masks([3, 1], window=window) > 0, axis=0)
-    assert valid is not None and np.array_equal(valid, expected)
+        valid = valid_from_nodata(dataset, [3, 1], array)
+        _, meta = read_open_window(dataset, path, [2, 0], (3, 5, 40, 30), RasterioWindow)
+    assert np.array_equal(meta["valid"], expected)
+    if valid is not None:
+        assert np.array_equal(valid, expected)
+    inexact = np.dtype(dtype).kind in "iu" and nodata is not None and nodata not in (0, -9999)
+    assert (valid is None) == inexact  # GDAL's masks decide for values the band cannot hold
     assert expected.all() != has_holes
 
 

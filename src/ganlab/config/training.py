@@ -297,6 +297,12 @@ class TrainingConfig(Section):
                     'installed; use strategy ddp, or upgrade: pip install -U "pytorch-lightning'
                     f'>={needed}"'
                 )
+        if self.channels_last is True and self.strategy in ("fsdp", "deepspeed"):
+            raise ValueError(
+                f"channels_last: true does not work with strategy {self.strategy}, which shards "
+                "parameters in the standard layout (FSDP2 refuses channels-last ones); set "
+                "channels_last to auto or false"
+            )
         try:
             trainer_precision(self.lightning_precision)
         except ValueError as exc:
@@ -310,7 +316,7 @@ class TrainingConfig(Section):
         if self.precision == "auto":
             from ganlab.devices import auto_precision
 
-            return auto_precision(self.accelerator)[0]
+            return auto_precision(self.accelerator, self.strategy)[0]
         return lightning_precision(self.precision)
 
     @property
@@ -320,7 +326,8 @@ class TrainingConfig(Section):
         if self.channels_last == "auto":
             from ganlab.devices import auto_channels_last
 
-            return auto_channels_last(self.accelerator, self.lightning_precision)[0]
+            strategy = self.strategy
+            return auto_channels_last(self.accelerator, self.lightning_precision, strategy)[0]
         return self.channels_last
 
     @property

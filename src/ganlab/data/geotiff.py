@@ -112,7 +112,8 @@ def read_geotiff(
 def valid_from_nodata(dataset: Any, indexes: list[int], array: np.ndarray) -> np.ndarray | None:
     """``[H, W]`` True where every band of ``array`` has data, when the bands' masks come only
     from nodata values (or all pixels are valid): what GDAL's masks would say, without reading
-    the window a second time. None when a band has a real mask (mask band, alpha, ...)."""
+    the window a second time. None when a band has a real mask (mask band, alpha, ...) or an
+    integer band's nodata value is not one of its values (GDAL's masks then decide)."""
     from rasterio.enums import MaskFlags
 
     valid = np.ones(array.shape[1:], dtype=bool)
@@ -129,8 +130,9 @@ def valid_from_nodata(dataset: Any, indexes: list[int], array: np.ndarray) -> np
             valid &= ~np.isnan(band)
         elif np.issubdtype(band.dtype, np.integer):
             limits = np.iinfo(band.dtype)
-            if float(nodata).is_integer() and limits.min <= nodata <= limits.max:
-                valid &= band != int(nodata)
+            if not (float(nodata).is_integer() and limits.min <= nodata <= limits.max):
+                return None  # GDAL truncates such a value; its masks say what it matches
+            valid &= band != int(nodata)
         else:
             valid &= band != band.dtype.type(nodata)
     return valid

@@ -134,7 +134,8 @@ class ShardingPlan:
 
         Parameters become ``DTensor`` shards over ``mesh``. Calling it again on sharded networks
         does nothing (Lightning calls ``configure_model`` for every fit/validate/test/predict).
-        The generator's EMA copy must have been taken before.
+        The generator's EMA copy must have been taken before. Channels-last parameters are
+        made contiguous first (FSDP2 refuses others).
 
         Raises:
             ConfigError: An ``auto_wrap`` entry matches nothing (nothing is sharded then).
@@ -149,6 +150,8 @@ class ShardingPlan:
         if is_sharded(generator) and is_sharded(discriminator):
             return
         networks = [generator, discriminator]
+        for network in networks:  # FSDP2 shards contiguous parameters only (not channels-last)
+            network.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
         targets = wrap_targets(self.auto_wrap, networks)
         dtype = self.param_dtype
         # pinned host memory needs an accelerator; on a CPU mesh the shards are in CPU memory

@@ -338,8 +338,17 @@ class SRGANModule(LightningModule):
             "schedules": self.schedules.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "generator": generator_description(self.generator, self.config),
+            "device_choices": self.device_choices(),
         }
         complete_loop_state(self._trainer, checkpoint)
+
+    def device_choices(self) -> dict[str, Any]:
+        """Precision and memory format as resolved for this machine (``auto`` follows it)."""
+        training = self.config.Training
+        return {
+            "precision": training.lightning_precision,
+            "channels_last": training.use_channels_last,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore what :meth:`on_save_checkpoint` stored (random states in
@@ -349,6 +358,19 @@ class SRGANModule(LightningModule):
             problem = resume_problem(checkpoint, not self.automatic_optimization, "to resume")
             if problem is not None:
                 raise CheckpointError(problem)
+            before, now = state.get("device_choices"), self.device_choices()
+            if before is not None and before != now:
+                changes = ", ".join(
+                    f"{key} {before.get(key)} -> {value}"
+                    for key, value in now.items()
+                    if before.get(key) != value
+                )
+                log.warning(
+                    "Resuming with other device choices than the run started with (%s): "
+                    "Training.precision/channels_last auto follow the machine; set them "
+                    "explicitly to keep the earlier ones.",
+                    changes,
+                )
         self._resumed = True
         self.step_count = int(state.get("step_count", 0))
         self.batches_seen = int(state.get("batches_seen", 0))
