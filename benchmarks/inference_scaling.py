@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summary import results_folder
+from common import append_results, cpu_model, results_folder
 
 RESULTS = results_folder() / "inference_scaling.jsonl"
 
@@ -98,16 +97,6 @@ def make_export(path: Path, scale: int, channels: int, blocks: int) -> None:
     save_generator(path, generator.state_dict(), generator_description(generator, config), "ema")
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
@@ -161,9 +150,7 @@ def main() -> None:
         "cpu": cpu_model(),
     }
     print(json.dumps(summary), flush=True)
-    with RESULTS.open("a", encoding="utf-8") as handle:
-        for row in [*rows, summary]:
-            handle.write(json.dumps(row) + "\n")
+    append_results(RESULTS, [*rows, summary])
 
 
 if __name__ == "__main__":

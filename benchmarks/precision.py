@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -28,10 +27,11 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import append_results, cpu_model, results_folder
 from step_overhead import make_batches, run_ganlab
-from summary import results_folder
 
 from ganlab.config import load_config
+from ganlab.devices import cpu_flags
 
 RESULTS = results_folder() / "precision.jsonl"
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
@@ -39,16 +39,8 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 def cpu_description() -> dict[str, Any]:
     """CPU model and the flags that decide whether bf16 has native kernels."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return {"cpu": model, "bf16_flags": sorted(flag for flag in BF16_FLAGS if flag in flags)}
+    flags = cpu_flags()
+    return {"cpu": cpu_model(), "bf16_flags": sorted(flag for flag in BF16_FLAGS if flag in flags)}
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -112,10 +104,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         "config": args.config,
     }
     print(json.dumps(summary), flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a", encoding="utf-8") as handle:
-        for row in [*rows, summary]:
-            handle.write(json.dumps(row) + "\n")
+    append_results(RESULTS, [*rows, summary])
     return rows
 
 

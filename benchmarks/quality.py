@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summary import results_folder
+from common import append_results, cpu_model, results_folder
 
 from ganlab._lightning import pl, run_fit
 from ganlab.config import load_config
@@ -58,17 +57,6 @@ MODES = {
     "manual": "Training.manual_optimization=true",
     "joint": "Training.manual_optimization=false",
 }
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what the platform says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def budget(config: Config, path: str) -> int:
@@ -185,14 +173,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     else:
         paths = args.recipes or [str(p) for p in sorted((ROOT / "configs").glob("*.yaml"))]
     rows = []
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for path in paths:
         for mode in args.modes:
             row = measure(path, mode, args.steps, args.set, args.keep)
             rows.append(row)
             print(json.dumps(row), flush=True)
-            with RESULTS.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(row) + "\n")
+            append_results(RESULTS, [row])  # each run as it ends (a long --recipes run)
     compared = [row for row in rows if row["beats_bicubic"] is not None]
     if len(rows) > 1 and compared:
         summary = {

@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summary import results_folder
+from common import append_results, results_folder
 
 from ganlab._lightning import Callback, pl
 from ganlab.config import load_config
@@ -222,10 +222,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
+    append_results(RESULTS, rows)
     return rows
 
 

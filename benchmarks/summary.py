@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-
-def results_folder() -> Path:
-    """Where the scripts append their lines: ``$GANLAB_BENCH_RESULTS`` if set (the smoke tests
-    use a temporary folder), else ``benchmarks/results/``."""
-    folder = os.environ.get("GANLAB_BENCH_RESULTS")
-    return Path(folder) if folder else Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import results_folder
 
 
 def describe(row: dict[str, Any]) -> tuple[str, str, str, str] | None:

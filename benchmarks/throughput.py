@@ -46,8 +46,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import append_results, results_folder
 from step_overhead import make_batches, run_ganlab
-from summary import results_folder
 
 from ganlab.config import load_config
 from ganlab.config.schema import Config
@@ -265,10 +265,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         for row in measure_data(args):
             rows.append(row)
             print(json.dumps(row), flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
+    append_results(RESULTS, rows)
     return rows
 
 
