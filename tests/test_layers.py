@@ -1,5 +1,5 @@
 """The package's imports point one way (see DESIGN.md): cli -> trainer -> (callbacks, inference)
--> engine -> (models, losses, data, distributed) -> config -> (registry, errors, metrics); the
+-> engine -> (models, losses, data, distributed) -> config -> (registry, errors, metrics, fidelity); the
 package root re-exports the public API on top of all."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "ganlab.redact": 0,
     "ganlab.registry": 0,
     "ganlab.metrics": 0,
+    "ganlab.fidelity": 0,
     "ganlab.devices": 0,
     "ganlab.config": 1,
     "ganlab.models": 2,
