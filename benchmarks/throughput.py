@@ -21,8 +21,8 @@ loader on its own, with the recipe's crop, batch size and loader settings:
 
 * ``degrade``: the recipe's data (bundled Landsat-8 tiles, area x4);
 * ``paired``: the same tiles with their LR written to disk beside them (``.npy`` pairs);
-* ``raster_chips``: random windows of the bundled Landsat-8 GeoTIFF scene (``eo_multispectral``
-  recipe's degradation: PSF blur, area x4, noise; needs rasterio).
+* ``raster_chips``: random windows of the bundled six-band Landsat-7 GeoTIFF (the
+  ``eo_multispectral`` recipe's data and degradation: PSF blur, area x4, noise; needs rasterio).
 
 ``ratio`` is the loader's samples/s over the recipe's faster (generator-only) training rate;
 the data must never be the bottleneck (target >= 5). One JSON line per measurement, also

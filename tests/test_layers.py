@@ -1,6 +1,6 @@
 """The package's imports point one way (see DESIGN.md): cli -> trainer -> (callbacks, inference)
--> engine -> (models, losses, data, distributed) -> config -> (registry, errors, metrics, fidelity); the
-package root re-exports the public API on top of all."""
+-> engine -> (models, losses, data, distributed) -> config -> (registry, errors, metrics,
+fidelity); the package root re-exports the public API on top of all."""
 
 from __future__ import annotations
 
