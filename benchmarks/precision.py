@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import append_results, cpu_model, results_folder
-from step_overhead import make_batches, run_ganlab
+from step_overhead import ganlab_step_times
 
 from ganlab.config import load_config
 from ganlab.devices import cpu_flags
@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 *args.set,
             ]
             config = load_config(args.config, overrides)
-            batches = make_batches(config, args.steps)
-            times = run_ganlab(config, batches, args.steps)[max(0, args.warmup - 1) :]
+            times = ganlab_step_times(config, args.steps, args.warmup)
             rows.append(
                 {
                     "benchmark": "precision",

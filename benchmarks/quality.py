@@ -42,6 +42,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import append_results, cpu_model, results_folder
+from step_overhead import MODES
 
 from ganlab._lightning import pl, run_fit
 from ganlab.config import load_config
@@ -53,10 +54,6 @@ from ganlab.trainer import build_trainer, prepare_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = results_folder() / "quality.jsonl"
-MODES = {
-    "manual": "Training.manual_optimization=true",
-    "joint": "Training.manual_optimization=false",
-}
 
 
 def budget(config: Config, path: str) -> int:

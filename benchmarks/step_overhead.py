@@ -114,6 +114,12 @@ def run_ganlab(config: Config, batches: list[dict[str, torch.Tensor]], steps: in
     return [b - a for a, b in itertools.pairwise(times.ends)]
 
 
+def ganlab_step_times(config: Config, steps: int, warmup: int) -> list[float]:
+    """Step times of ``steps`` ganlab steps of ``config`` on in-memory batches, the first
+    ``warmup`` steps left out (the timing the precision and throughput scripts report)."""
+    return run_ganlab(config, make_batches(config, steps), steps)[max(0, warmup - 1) :]
+
+
 def run_bare(config: Config, batches: list[dict[str, torch.Tensor]], steps: int) -> list[float]:
     """The same math as the module's step, written out as a plain loop."""
     pl.seed_everything(config.Training.seed, workers=True)

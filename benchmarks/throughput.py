@@ -47,7 +47,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import append_results, results_folder
-from step_overhead import make_batches, run_ganlab
+from step_overhead import ganlab_step_times
 
 from ganlab.config import load_config
 from ganlab.config.schema import Config
@@ -93,9 +93,7 @@ def family_config(args: argparse.Namespace, family: str) -> Config:
 
 def train_rate(config: Config, steps: int, warmup: int) -> float:
     """Median seconds per training step of ``config`` on in-memory batches."""
-    batches = make_batches(config, steps)
-    times = run_ganlab(config, batches, steps)[max(0, warmup - 1) :]
-    return statistics.median(times)
+    return statistics.median(ganlab_step_times(config, steps, warmup))
 
 
 def measure_family(args: argparse.Namespace) -> dict[str, Any]:

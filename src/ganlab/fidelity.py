@@ -128,12 +128,8 @@ def correctness_map(
     kept = (d_ref > threshold) | (d_im > threshold) | (d_om > threshold)
     reference = d_ref.clamp_min(torch.finfo(d_ref.dtype).tiny)
     a, b = d_im / reference, d_om / reference
-    h = a + b - 1
-    scores = torch.stack(
-        [a + b * (1 - torch.exp(-gamma * h)), b + a * (1 - torch.exp(-gamma * h)),
-         torch.exp(-gamma * a * b)],
-        dim=1,
-    )  # fmt: skip
+    damping = 1 - torch.exp(-gamma * (a + b - 1))
+    scores = torch.stack([a + b * damping, b + a * damping, torch.exp(-gamma * a * b)], dim=1)
     labels = scores.argmin(1)
     return torch.where(kept, labels, torch.full_like(labels, -1))
 

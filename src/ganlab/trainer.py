@@ -141,14 +141,11 @@ def trainer_kwargs(config: Config) -> dict[str, Any]:
 
 def log_automatic_choices(training: TrainingConfig) -> None:
     """Say what ``Training.precision``/``channels_last: auto`` chose for this machine, and why."""
-    from ganlab.devices import auto_channels_last, auto_precision
-
-    precision = training.lightning_precision
-    if training.precision == "auto":
-        reason = auto_precision(training.accelerator, training.strategy)[1]
+    precision, reason = training.precision_choice()
+    if reason is not None:
         rank_zero_info(f"Training.precision auto: {precision}, because {reason}")
-    if training.channels_last == "auto":
-        chosen, reason = auto_channels_last(training.accelerator, precision, training.strategy)
+    chosen, reason = training.channels_last_choice()
+    if reason is not None:
         rank_zero_info(f"Training.channels_last auto: {str(chosen).lower()}, because {reason}")
 
 

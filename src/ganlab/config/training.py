@@ -14,6 +14,7 @@ from ganlab.config.distributed import (
     DeepSpeedConfig,
     FSDPConfig,
 )
+from ganlab.devices import UNSHARDABLE_LAYOUT_STRATEGIES, auto_channels_last, auto_precision
 
 
 class PerceptualConfig(Section):
@@ -297,7 +298,7 @@ class TrainingConfig(Section):
                     'installed; use strategy ddp, or upgrade: pip install -U "pytorch-lightning'
                     f'>={needed}"'
                 )
-        if self.channels_last is True and self.strategy in ("fsdp", "deepspeed"):
+        if self.channels_last is True and self.strategy in UNSHARDABLE_LAYOUT_STRATEGIES:
             raise ValueError(
                 f"channels_last: true does not work with strategy {self.strategy}, which shards "
                 "parameters in the standard layout (FSDP2 refuses channels-last ones); set "
@@ -309,26 +310,31 @@ class TrainingConfig(Section):
             raise ValueError(str(exc)) from None
         return self
 
+    def precision_choice(self) -> tuple[str, str | None]:
+        """``(Lightning precision, reason)``: ``auto`` resolved for this machine with the reason
+        (:func:`ganlab.devices.auto_precision`); an explicit value with no reason."""
+        if self.precision == "auto":
+            return auto_precision(self.accelerator, self.strategy)
+        return lightning_precision(self.precision), None
+
+    def channels_last_choice(self) -> tuple[bool, str | None]:
+        """``(channels_last, reason)``: ``auto`` resolved for this machine and precision with the
+        reason (:func:`ganlab.devices.auto_channels_last`); an explicit value with no reason."""
+        if self.channels_last == "auto":
+            return auto_channels_last(self.accelerator, self.lightning_precision, self.strategy)
+        return self.channels_last, None
+
     @property
     def lightning_precision(self) -> str:
-        """The precision string Lightning expects (``auto`` resolved for this machine, see
-        :func:`ganlab.devices.auto_precision`)."""
-        if self.precision == "auto":
-            from ganlab.devices import auto_precision
-
-            return auto_precision(self.accelerator, self.strategy)[0]
-        return lightning_precision(self.precision)
+        """The precision string Lightning expects (``auto`` resolved, see
+        :meth:`precision_choice`)."""
+        return self.precision_choice()[0]
 
     @property
     def use_channels_last(self) -> bool:
-        """Whether the networks use the channels-last format (``auto`` resolved for this
-        machine and precision, see :func:`ganlab.devices.auto_channels_last`)."""
-        if self.channels_last == "auto":
-            from ganlab.devices import auto_channels_last
-
-            strategy = self.strategy
-            return auto_channels_last(self.accelerator, self.lightning_precision, strategy)[0]
-        return self.channels_last
+        """Whether the networks use the channels-last format (``auto`` resolved, see
+        :meth:`channels_last_choice`)."""
+        return self.channels_last_choice()[0]
 
     @property
     def adversarial_start(self) -> int:
