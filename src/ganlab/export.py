@@ -33,6 +33,7 @@ from torch import nn
 from ganlab.config.schema import Config
 from ganlab.errors import CheckpointError, ConfigError
 from ganlab.files import atomic_write
+from ganlab.models.generators.consistency import nested_generator_classes
 from ganlab.models.prepare import network_class, unwrapped
 from ganlab.models.weights import load_generator_weights
 from ganlab.registry import import_object
@@ -278,7 +279,10 @@ def load_generator(
     path = Path(path)
     metadata, state = read_export(path)
     generator_class = _import_class(metadata["generator_class"], path, allow_plugins)
-    generator = generator_class(**json.loads(metadata["init_kwargs"]))
+    init_kwargs = json.loads(metadata["init_kwargs"])
+    for nested in nested_generator_classes(init_kwargs):  # e.g. inside the LR-consistency layer
+        _import_class(nested, path, allow_plugins)
+    generator = generator_class(**init_kwargs)
     try:
         load_generator_weights(generator, state)
     except CheckpointError as exc:

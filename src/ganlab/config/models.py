@@ -126,6 +126,24 @@ class GeneratorConfig(Section):
         2.0, gt=0, description="swinir: hidden width of the MLP as a multiple of n_channels."
     )
 
+    lr_consistency: Literal["none", "hard", "soft"] = Field(
+        "none",
+        description="Keep the measurement: hard wraps the generator in a layer that corrects "
+        "its output so that degrading it with the data's operator (blur, then "
+        "`Data.downsample`) gives back the LR input exactly (area, no blur: in one step; "
+        "bicubic or blur: `lr_consistency_iterations` conjugate-gradient steps); soft adds "
+        "that error as a loss term (`Training.Losses.lr_consistency_weight`); none: neither. "
+        "Needs in_bands == out_bands, affine normalisers without clip and a fixed blur "
+        "(docs/losses.md, Faithful SR).",
+    )
+    lr_consistency_iterations: int = Field(
+        30,
+        ge=1,
+        le=500,
+        description="hard with a bicubic or blurred operator: conjugate-gradient steps of the "
+        "projection (the consistency error left is logged as val/consistency_psnr).",
+    )
+
     @field_validator("scaling_factor", mode="before")
     @classmethod
     def _int_scale(cls, value: Any) -> Any:

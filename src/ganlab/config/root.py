@@ -111,6 +111,44 @@ def schedule_total_steps(config: Config, network: str) -> int | None:
     return max_steps
 
 
+def _check_lr_consistency(config: Config) -> None:
+    """``Generator.lr_consistency`` needs a fixed linear operator between matching bands and
+    normalisers that map physical values affinely and exactly."""
+    mode = config.Generator.lr_consistency
+    weight = config.Training.Losses.lr_consistency_weight
+    if weight is not None and mode != "soft":
+        raise ValueError(
+            f"Training.Losses.lr_consistency_weight is set but Generator.lr_consistency is "
+            f"{mode}; set Generator.lr_consistency: soft or remove the weight"
+        )
+    if mode == "none":
+        return
+    key = f"Generator.lr_consistency {mode}"
+    if config.Model.sr_bands != config.Model.in_bands:
+        raise ValueError(
+            f"{key} compares the degraded SR with the LR input band by band, which needs "
+            f"Model.out_bands ({config.Model.out_bands}) == Model.in_bands "
+            f"({config.Model.in_bands}); set Generator.lr_consistency: none"
+        )
+    blur = config.Data.degradation.blur_sigma
+    if config.Data.degradation.mtf_nyquist is None and not isinstance(blur, float | int):
+        raise ValueError(
+            f"{key} needs one degradation operator, but Data.degradation.blur_sigma is the "
+            f"range {list(blur)}; give one sigma (or mtf_nyquist), or set "
+            "Generator.lr_consistency: none"
+        )
+    norm = config.Data.normalization
+    for branch in ("lr", "hr"):
+        spec = norm.branch(branch)
+        name = f"Data.normalization.{branch}" if getattr(norm, branch) else "Data.normalization"
+        if spec.type == "custom" or spec.clip:
+            what = "is custom" if spec.type == "custom" else "clips"
+            raise ValueError(
+                f"{key} holds in physical units through the normalisers' exact per-band affine "
+                f"maps, but {name} {what}; use a built-in type without clip"
+            )
+
+
 def _check_schedule_lengths(config: Config) -> None:
     for network in ("generator", "discriminator"):
         schedule: ScheduleConfig = getattr(config.Schedulers, network)
@@ -259,6 +297,7 @@ class Config(Section):
                 "(HR-normalised) output, which only fits when Data.normalization.lr and .hr are "
                 "the same; set Generator.global_skip: none or use one normaliser for both"
             )
+        _check_lr_consistency(self)
         display = self.Logging.display_bands
         if display is not None:
             bad = [b for b in display if not 0 <= b < self.Model.sr_bands]

@@ -85,6 +85,12 @@ class LossesConfig(Section):
     tv_weight: float = Field(0.0, ge=0, description="Total variation of SR (a smoothness prior).")
     fft_weight: float = Field(0.0, ge=0, description="L1 between Fourier amplitudes (sharpness).")
     gradient_weight: float = Field(0.0, ge=0, description="L1 between image gradients.")
+    lr_consistency_weight: float | None = Field(
+        None,
+        gt=0,
+        description="Generator.lr_consistency soft: weight of the L1 distance between the "
+        "degraded SR and the LR input (HR-normalised units); null means 1.0. Only with soft.",
+    )
     adv_loss_type: Literal["vanilla", "lsgan", "hinge", "wgan_gp", "relativistic"] = Field(
         "vanilla",
         description="Adversarial formulation: vanilla (non-saturating BCE), lsgan, hinge, "

@@ -55,6 +55,7 @@ from ganlab.metrics import ImageQuality
 from ganlab.models import (
     build_discriminator,
     build_generator,
+    lr_projection,
     prepare_for_training,
     summarize_models,
 )
@@ -125,6 +126,9 @@ class SRGANModule(LightningModule):
         self.build_networks()
         training = config.Training
         self.content_loss = ContentLoss.from_config(training.Losses)
+        soft = config.Generator.lr_consistency == "soft"
+        self.soft_consistency = lr_projection(config) if soft else None
+        self.soft_consistency_weight = training.Losses.lr_consistency_weight or 1.0
         self.gan_objective = GANObjective.from_config(training.Losses, training.label_smoothing)
         quality = (config.Model.sr_bands, config.Generator.scaling_factor, config.Logging.lpips)
         self.sr_quality = ImageQuality(*quality)

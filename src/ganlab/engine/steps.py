@@ -65,12 +65,22 @@ class GANStep:
         return loss, {f"train/{name}": value for name, value in logs.items()}
 
     def generator_loss(
-        self, module: SRGANModule, hr: torch.Tensor, sr: torch.Tensor, adversarial: bool
+        self,
+        module: SRGANModule,
+        lr: torch.Tensor,
+        hr: torch.Tensor,
+        sr: torch.Tensor,
+        adversarial: bool,
     ) -> tuple[torch.Tensor, Logs]:
-        """Content loss plus, in the adversarial phase, the ramped adversarial and
-        feature-matching terms, computed with the discriminator frozen."""
+        """Content loss (with ``Generator.lr_consistency: soft``, plus the weighted L1 between
+        the degraded SR and the LR input) plus, in the adversarial phase, the ramped
+        adversarial and feature-matching terms, computed with the discriminator frozen."""
         content, terms = module.content_loss(sr, hr)
         logs: Logs = {f"train/{name}": value.detach() for name, value in terms.items()}
+        if module.soft_consistency is not None:
+            consistency = module.soft_consistency.residual(sr, lr).abs().mean()
+            content = content + module.soft_consistency_weight * consistency
+            logs["train/lr_consistency"] = consistency.detach()
         logs["train/content"] = content.detach()
         loss = content
         if adversarial:
@@ -119,7 +129,7 @@ class AlternatingStep(GANStep):
                     if window_ends:
                         step_if_gradients(opt_d)
             with toggled(module, opt_g):
-                g_loss, g_logs = self.generator_loss(module, hr, sr, adversarial)
+                g_loss, g_logs = self.generator_loss(module, lr, hr, sr, adversarial)
                 logs.update(g_logs)
                 if module.finite(g_loss, "generator loss"):
                     module.manual_backward(g_loss / module.accumulate)
@@ -160,7 +170,7 @@ class JointStep(GANStep):
             d_loss, d_logs = self.discriminator_loss(module, hr, sr)
             total = total + d_loss
             logs.update(d_logs)
-        g_loss, g_logs = self.generator_loss(module, hr, sr, adversarial)
+        g_loss, g_logs = self.generator_loss(module, lr, hr, sr, adversarial)
         logs.update(g_logs)
         module.log_step(logs, lr.shape[0])
         total = total + g_loss

@@ -165,6 +165,23 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -
     raise WeightLoadError(f"weights do not fit {type(model).__name__}:\n" + "\n".join(problems))
 
 
+def _match_wrapping(
+    generator: nn.Module, state: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Weights of a plain generator for one wrapped by the LR-consistency layer (keys under
+    ``network.``) and the other way round, so the layer can be added to or removed from a
+    trained network."""
+    prefix = getattr(generator, "wrapped_prefix", None)
+    if prefix and state and not any(key.startswith(prefix) for key in state):
+        return {prefix + key: value for key, value in state.items()}
+    wrapped = "network."
+    if not prefix and state and all(key.startswith(wrapped) for key in state):
+        own = generator.state_dict()
+        if not any(key.startswith(wrapped) for key in own):
+            return {key[len(wrapped) :]: value for key, value in state.items()}
+    return state
+
+
 def load_generator_weights(
     generator: nn.Module,
     state_dict: Mapping[str, torch.Tensor],
@@ -196,6 +213,7 @@ def load_generator_weights(
         state = {
             key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)
         }
+    state = _match_wrapping(generator, state)
     if adapt_bands:
         state = adapt_band_weights(generator, state)
     check_state_dict(generator, state)

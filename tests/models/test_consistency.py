@@ -1,0 +1,237 @@
+"""The LR-consistency layer: SR that the data's operator degrades back into the LR input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganlab.config import Config
+from ganlab.data.degradations import gaussian_blur, mtf_to_sigma
+from ganlab.data.normalizers import build_normalizers
+from ganlab.data.transforms import downsample
+from ganlab.errors import ConfigError
+from ganlab.export import generator_description, load_generator, save_generator
+from ganlab.inference.exports import PhysicalGenerator, export_onnx, export_torchscript
+from ganlab.models import LRConsistentGenerator, build_generator, load_generator_weights
+from ganlab.models.generators.consistency import LRProjection, SensorOperator
+from tests.models.tiny import GENERATOR_NAMES, TINY_GENERATOR
+
+
+def percentile(bands: int) -> dict[str, object]:
+    """Percentile normalisation mapping 100..9000 of every band to 0..1."""
+    return {"type": "percentile", "low": [100.0] * bands, "high": [9000.0] * bands}
+
+
+def hard_config(name: str, bands: int, scale: int, **data: object) -> Config:
+    """A tiny ``name`` generator with the hard layer whose untrained output is far from the
+    measurement (random, non-zero last conv), on percentile-normalised data."""
+    return Config.model_validate(
+        {
+            "Data": {"hr_patch_size": 24 * scale, "normalization": percentile(bands), **data},
+            "Model": {"in_bands": bands},
+            "Generator": {
+                "model_type": name,
+                "scaling_factor": scale,
+                "n_channels": 8,
+                "large_kernel_size": 3,
+                "zero_init_last": False,
+                "lr_consistency": "hard",
+                **TINY_GENERATOR[name],
+            },
+        }
+    )
+
+
+def physical_error(config: Config, generator: torch.nn.Module, lr: torch.Tensor) -> float:
+    """max |D(SR) - LR| in physical units relative to the largest physical magnitude of SR and
+    the data range (float32 keeps about 7 digits of it), with ``lr`` physical."""
+    lr_norm, hr_norm = build_normalizers(config)
+    with torch.no_grad():
+        sr = hr_norm.denormalize(generator(lr_norm.normalize(lr)))
+    spec = config.Data.degradation
+    sigma = 0.0 if spec.mtf_nyquist is None else mtf_to_sigma(spec.mtf_nyquist, generator.scale)
+    sigma = sigma or float(spec.blur_sigma)  # type: ignore[arg-type]
+    degraded = downsample(gaussian_blur(sr, sigma), generator.scale, config.Data.downsample)
+    return float((degraded - lr).abs().max()) / max(8900.0, float(sr.abs().max()))
+
+
+@pytest.mark.parametrize("name", GENERATOR_NAMES)
+@pytest.mark.parametrize(("scale", "bands"), [(2, 1), (3, 4), (4, 6), (8, 3)])
+def test_hard_area_layer_gives_back_the_lr_input_for_every_family_scale_and_band_count(
+    name: str, scale: int, bands: int
+) -> None:
+    torch.manual_seed(scale * 10 + bands)
+    config = hard_config(name, bands, scale)
+    generator = build_generator(config).eval()
+    assert isinstance(generator, LRConsistentGenerator)
+    lr = 100.0 + 8900.0 * torch.rand(2, bands, 8, 8)
+    before = generator.network
+    lr_norm, hr_norm = build_normalizers(config)
+    with torch.no_grad():
+        raw = hr_norm.denormalize(before(lr_norm.normalize(lr)))
+    raw_error = float((F.avg_pool2d(raw, scale) - lr).abs().max()) / 8900.0
+    assert raw_error > 1e-2  # the network alone does not keep the measurement
+    assert physical_error(config, generator, lr) < 2e-6  # float32 rounding
+
+
+@pytest.mark.parametrize(
+    ("downsample_method", "degradation", "bound"),
+    [
+        ("bicubic", {}, 1e-5),
+        ("area", {"mtf_nyquist": 0.3}, 1e-5),
+        ("bicubic", {"mtf_nyquist": 0.3}, 1e-5),
+        ("area", {"blur_sigma": 1.0}, 1e-5),
+    ],
+)
+@pytest.mark.parametrize("scale", [2, 4])
+def test_hard_layer_projects_bicubic_and_blurred_operators_to_the_documented_bound(
+    downsample_method: str, degradation: dict[str, float], bound: float, scale: int
+) -> None:
+    torch.manual_seed(scale)
+    config = hard_config(
+        "srresnet", 4, scale, downsample=downsample_method, degradation=degradation
+    )
+    generator = build_generator(config).eval()
+    lr = 100.0 + 8900.0 * torch.rand(2, 4, 12, 12)
+    assert physical_error(config, generator, lr) < bound
+
+
+def test_projection_error_falls_with_the_iterations() -> None:
+    torch.manual_seed(0)
+    operator = SensorOperator(4, "bicubic", mtf_to_sigma(0.3, 4))
+    lr, sr = torch.rand(1, 3, 12, 12), torch.rand(1, 3, 48, 48)
+    errors = []
+    for iterations in (1, 5, 30):
+        projection = LRProjection(operator, 3, [0.0], [1.0], [0.0], [1.0], iterations)
+        errors.append(float(projection.residual(projection(sr, lr), lr).abs().max()))
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-5
+
+
+def test_projection_holds_in_physical_units_with_different_lr_and_hr_normalisers() -> None:
+    torch.manual_seed(1)
+    projection = LRProjection(SensorOperator(2), 2, [0.0, 10.0], [100.0, 50.0], [5.0], [20.0])
+    lr_physical = torch.rand(1, 2, 6, 6) * 100
+    lr = (lr_physical - torch.tensor([0.0, 10.0]).reshape(1, 2, 1, 1)) / torch.tensor(
+        [100.0, 50.0]
+    ).reshape(1, 2, 1, 1)
+    sr = projection(torch.randn(1, 2, 12, 12), lr)
+    sr_physical = sr * 20.0 + 5.0
+    assert torch.allclose(F.avg_pool2d(sr_physical, 2), lr_physical, atol=1e-4)
+
+
+def test_projection_runs_in_float32_under_bf16_autocast() -> None:
+    torch.manual_seed(2)
+    projection = LRProjection(SensorOperator(2, "area", 1.0), 3, [0.0], [1.0], [0.0], [1.0])
+    lr, sr = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        projected = projection(sr, lr)
+    assert projected.dtype == torch.float32
+    assert float(projection.residual(projected, lr).abs().max()) < 1e-5
+
+
+def test_gradients_flow_through_the_layer_to_every_weight() -> None:
+    torch.manual_seed(3)
+    generator = build_generator(hard_config("srresnet", 3, 2, downsample="bicubic"))
+    loss = (generator(torch.rand(2, 3, 8, 8)) - torch.rand(2, 3, 16, 16)).abs().mean()
+    loss.backward()
+    missing = [n for n, p in generator.named_parameters() if p.grad is None or not p.grad.any()]
+    assert not missing
+
+
+def test_export_reload_reproduces_the_wrapped_generator_and_keeps_the_constraint(
+    tmp_path: Path,
+) -> None:
+    torch.manual_seed(4)
+    config = hard_config("rcan", 4, 3)
+    generator = build_generator(config).eval()
+    path = save_generator(
+        tmp_path / "g.generator.safetensors",
+        generator.state_dict(),
+        generator_description(generator, config),
+        "raw",
+    )
+    loaded = load_generator(path)
+    assert isinstance(loaded.generator, LRConsistentGenerator)
+    lr = 100.0 + 8900.0 * torch.rand(1, 4, 8, 8)
+    lr_norm, _ = build_normalizers(config)
+    with torch.no_grad():
+        normalized = lr_norm.normalize(lr)
+        assert torch.equal(loaded.generator(normalized), generator(normalized))
+    assert physical_error(config, loaded.generator, lr) < 2e-6
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_traced_exports_keep_the_constraint(fmt: str, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime") if fmt == "onnx" else None
+    torch.manual_seed(5)
+    config = hard_config("srresnet", 3, 2)
+    lr_norm, hr_norm = build_normalizers(config)
+    physical = PhysicalGenerator(build_generator(config).eval(), lr_norm, hr_norm)
+    example = 100.0 + 8900.0 * torch.rand(1, 3, 12, 12)
+    export = export_torchscript if fmt == "torchscript" else export_onnx
+    path = export(physical, tmp_path / f"g.{fmt}", example)  # checked against the module
+    assert path.is_file()
+    if fmt == "torchscript":
+        loaded = torch.jit.load(str(path))
+        other = 100.0 + 8900.0 * torch.rand(2, 3, 10, 14)
+        with torch.no_grad():
+            sr = loaded(other)
+        assert float((F.avg_pool2d(sr, 2) - other).abs().max()) / 8900.0 < 2e-6
+
+
+def test_plain_weights_load_into_the_wrapped_generator_and_back() -> None:
+    torch.manual_seed(6)
+    wrapped = build_generator(hard_config("srresnet", 3, 2))
+    plain = wrapped.network
+    other = build_generator(hard_config("srresnet", 3, 2))
+    load_generator_weights(other, plain.state_dict())
+    pairs = zip(other.state_dict().values(), wrapped.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    fresh_plain = type(plain)(**plain.init_kwargs)
+    load_generator_weights(fresh_plain, wrapped.state_dict())
+    assert torch.equal(fresh_plain.tail.weight, plain.tail.weight)
+
+
+def test_wrapped_generator_starts_from_the_same_weights_as_the_plain_one() -> None:
+    config = hard_config("srresnet", 3, 2)
+    torch.manual_seed(7)
+    wrapped = build_generator(config)
+    torch.manual_seed(7)
+    plain = build_generator(config.model_copy(update={
+        "Generator": config.Generator.model_copy(update={"lr_consistency": "none"})}))  # fmt: skip
+    assert all(
+        torch.equal(wrapped.network.state_dict()[k], v) for k, v in plain.state_dict().items()
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"Model": {"in_bands": 3, "out_bands": 4}, "Generator": {"global_skip": "none"}},
+         "out_bands"),
+        ({"Data": {"degradation": {"blur_sigma": [0.5, 1.5]}}}, "blur_sigma is the range"),
+        ({"Data": {"normalization": {"type": "percentile", "low": [0.0] * 3,
+                                     "high": [1.0] * 3, "clip": True}}}, "clips"),
+    ],
+)  # fmt: skip
+def test_hard_layer_config_errors_name_the_key_and_the_fix(
+    overrides: dict[str, dict[str, object]], message: str
+) -> None:
+    from ganlab.config.load import validate_config
+
+    raw: dict[str, dict[str, object]] = {"Generator": {"lr_consistency": "hard"}}
+    for section, values in overrides.items():
+        raw.setdefault(section, {}).update(values)
+    with pytest.raises(ConfigError, match=message) as error:
+        validate_config(raw)
+    assert "Generator.lr_consistency" in str(error.value)
+
+
+def test_consistency_weight_without_soft_mode_is_a_config_error() -> None:
+    from ganlab.config.load import validate_config
+
+    with pytest.raises(ConfigError, match=r"set Generator\.lr_consistency: soft"):
+        validate_config({"Training": {"Losses": {"lr_consistency_weight": 0.5}}})
