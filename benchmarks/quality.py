@@ -2,7 +2,8 @@
 
 Usage:
     python benchmarks/quality.py [--config configs/quickstart.yaml] [--steps N]
-        [--modes manual joint] [--set KEY=VALUE ...] [--keep DIR]
+        [--modes manual joint] [--lr-consistency none hard soft] [--set KEY=VALUE ...]
+        [--keep DIR]
     python benchmarks/quality.py --recipes [configs/*.yaml ...] [--modes ...]
 
 Each run trains the recipe from scratch with its seed (``Training.seed``) through ``ganlab``
@@ -16,8 +17,15 @@ validation set. One JSON line per run with:
   the LR bands and there is no bicubic baseline);
 * ``steps`` (generator steps), ``pretrain_steps``, ``train_s`` (wall time of training,
   validations included) and ``s_per_step``;
-* ``mode`` (``manual``: alternating updates; ``joint``: one optimiser), ``precision`` and
-  ``channels_last`` as resolved for this machine, the CPU model and torch version.
+* the fidelity figures (docs/losses.md, "Faithful SR"): ``consistency_psnr`` and
+  ``consistency_sam`` (the degraded SR against the LR input), ``synthesis``, and the
+  ``improvement``/``omission``/``hallucination`` fractions;
+* ``mode`` (``manual``: alternating updates; ``joint``: one optimiser), ``lr_consistency``,
+  ``precision`` and ``channels_last`` as resolved for this machine, the CPU model and torch
+  version.
+
+``--lr-consistency none hard`` runs each setting of ``Generator.lr_consistency`` in turn (the
+same seed, so the same initial weights and batches): the layer's effect at the same budget.
 
 ``--steps N`` shortens (or lengthens) the run to N generator steps and keeps the recipe's
 share of generator-only pretraining, its adversarial ramp and its schedules' warm-up and step
@@ -109,6 +117,25 @@ def gains(metrics: dict[str, float]) -> dict[str, Any]:
     return row
 
 
+FIDELITY = (
+    "consistency_psnr",
+    "consistency_sam",
+    "synthesis",
+    "improvement",
+    "omission",
+    "hallucination",
+)
+
+
+def fidelity(metrics: dict[str, float]) -> dict[str, Any]:
+    """The fidelity figures of a validation (those it has)."""
+    return {
+        name: round(float(metrics[f"val/{name}"]), 5)
+        for name in FIDELITY
+        if f"val/{name}" in metrics
+    }
+
+
 def run(config: Config, run_dir: Path) -> tuple[dict[str, float], float, int]:
     """Train ``config`` into ``run_dir``; ``(validation metrics, train seconds, steps)``."""
     datamodule = SRDataModule(config)
@@ -131,7 +158,8 @@ def measure(path: str, mode: str, steps: int | None, sets: list[str], keep: Path
         lengths = length_overrides(config, path, steps)
         config = load_config(path, [*overrides[:1], *lengths, *overrides[1:]])
     with tempfile.TemporaryDirectory() as scratch:
-        run_dir = (keep / f"{Path(path).stem}-{mode}") if keep else Path(scratch)
+        name = f"{Path(path).stem}-{mode}-{config.Generator.lr_consistency}"
+        run_dir = (keep / name) if keep else Path(scratch)
         metrics, seconds, done = run(config, run_dir)
     training = config.Training
     return {
@@ -140,7 +168,9 @@ def measure(path: str, mode: str, steps: int | None, sets: list[str], keep: Path
         "mode": mode,
         "steps": done,
         "pretrain_steps": training.g_pretrain_steps,
+        "lr_consistency": config.Generator.lr_consistency,
         **gains(metrics),
+        **fidelity(metrics),
         "train_s": round(seconds, 1),
         "s_per_step": round(seconds / max(done, 1), 4),
         "precision": training.lightning_precision,
@@ -160,6 +190,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument(
         "--recipes", nargs="*", default=None, help="run these recipes (all shipped: no names)"
     )
+    parser.add_argument(
+        "--lr-consistency",
+        nargs="+",
+        default=None,
+        choices=["none", "hard", "soft"],
+        help="run each Generator.lr_consistency setting (default: the recipe's)",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--keep", type=Path, default=None, help="keep the runs under DIR")
     args = parser.parse_args(argv)
@@ -169,13 +206,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         paths = [args.config]
     else:
         paths = args.recipes or [str(p) for p in sorted((ROOT / "configs").glob("*.yaml"))]
+    settings = [[f"Generator.lr_consistency={c}"] for c in args.lr_consistency or []] or [[]]
     rows = []
     for path in paths:
         for mode in args.modes:
-            row = measure(path, mode, args.steps, args.set, args.keep)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-            append_results(RESULTS, [row])  # each run as it ends (a long --recipes run)
+            for setting in settings:
+                row = measure(path, mode, args.steps, [*setting, *args.set], args.keep)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                append_results(RESULTS, [row])  # each run as it ends (a long --recipes run)
     compared = [row for row in rows if row["beats_bicubic"] is not None]
     if len(rows) > 1 and compared:
         summary = {

@@ -102,6 +102,10 @@ def test_train_then_validate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
         assert isinstance(result[key], float)
     assert result["num_images"] == 3
     assert 10 < result["psnr_bicubic"] < 60 and 0 < result["ssim"] <= 1
+    fractions = [result[k] for k in ("improvement", "omission", "hallucination")]
+    assert all(0 <= f <= 1 for f in fractions) and sum(fractions) == pytest.approx(1.0)
+    assert result["consistency_psnr"] > 20 and 0 <= result["consistency_sam"] < 0.5
+    assert result["synthesis"] > 0  # two steps moved SR off bicubic
 
     assert main(["report", str(run_dir)]) == 0
     assert f"Report: {run_dir / 'report' / 'index.html'}" in capsys.readouterr().out

@@ -243,17 +243,41 @@ def _format_metrics(metrics: dict[str, float], count: int, weights: str = "raw")
     if "psnr_bicubic" not in metrics:  # no bicubic baseline when LR and SR bands differ
         return f"{head}: PSNR SR {metrics['psnr']:.2f} dB; SSIM SR " + f"{metrics['ssim']:.4f}"
     gain = metrics["psnr"] - metrics["psnr_bicubic"]
-    return (
+    text = (
         f"{head}: PSNR SR {metrics['psnr']:.2f} dB vs bicubic "
         f"{metrics['psnr_bicubic']:.2f} dB ({gain:+.2f} dB); SSIM SR {metrics['ssim']:.4f} vs "
         f"bicubic {metrics['ssim_bicubic']:.4f}"
     )
+    if "improvement" in metrics:
+        text += (
+            f"\nFidelity: consistency PSNR {metrics['consistency_psnr']:.2f} dB (degraded SR vs "
+            f"LR); improvement {metrics['improvement']:.1%}, omission {metrics['omission']:.1%}, "
+            f"hallucination {metrics['hallucination']:.1%} of the classified pixels"
+        )
+    return text
 
 
 def _metrics_from(results: Sequence[Mapping[str, float]]) -> dict[str, float]:
     values = results[0]
-    names = ("psnr", "ssim", "psnr_bicubic", "ssim_bicubic")
-    return {name: float(values[f"val/{name}"]) for name in names if f"val/{name}" in values}
+    return {
+        name: float(values[f"val/{name}"]) for name in VALIDATE_METRICS if f"val/{name}" in values
+    }
+
+
+VALIDATE_METRICS = (
+    "psnr",
+    "ssim",
+    "psnr_bicubic",
+    "ssim_bicubic",
+    "consistency_psnr",
+    "consistency_mae",
+    "consistency_sam",
+    "synthesis",
+    "improvement",
+    "omission",
+    "hallucination",
+)
+"""What ``ganlab validate`` reports (``--json``: under these names), when the run has them."""
 
 
 def _validated_images(trainer: object, val_set_size: int, batch_size: int) -> int:

@@ -144,7 +144,12 @@ def correctness(
 ) -> dict[str, torch.Tensor]:
     """Per image, the fractions of improvement, omission and hallucination among the pixels
     :func:`correctness_map` keeps (they sum to 1; NaN for an image where it keeps none)."""
-    labels = correctness_map(sr, hr, bicubic, data_range, gamma, quantile)
+    return class_fractions(correctness_map(sr, hr, bicubic, data_range, gamma, quantile))
+
+
+def class_fractions(labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per image, the fraction of each class among the kept pixels of :func:`correctness_map`
+    labels ``[B, H, W]`` (NaN for an image without kept pixels)."""
     kept = (labels >= 0).flatten(1).sum(1).to(torch.float32)
     fractions = {}
     for index, name in enumerate(CLASSES):

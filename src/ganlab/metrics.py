@@ -9,6 +9,9 @@
   averaged, so memory does not grow with the validation set.
 - LPIPS (optional) uses three bands of the normalised images, when its network weights are
   available locally; otherwise it is skipped with one warning.
+- Fidelity (:class:`FidelityQuality`, :mod:`ganlab.fidelity`): consistency of the degraded SR
+  with the LR input, synthesis over bicubic and the correctness fractions, per image in
+  physical units with each band's normalisation span as its data range.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 from torchmetrics import MeanMetric, Metric
+
+from ganlab import fidelity
 from torchmetrics.functional.image import (
     error_relative_global_dimensionless_synthesis,
     peak_signal_noise_ratio,
@@ -144,3 +149,61 @@ class ImageQuality(nn.Module):
         for metric in self.modules():
             if isinstance(metric, Metric):
                 metric.reset()
+
+
+class FidelityQuality(nn.Module):
+    """Consistency, synthesis and correctness (:mod:`ganlab.fidelity`) over a validation epoch.
+
+    Values (per image, averaged over the epoch): ``consistency_psnr`` (dB, ``inf`` when the
+    degraded SR equals LR exactly), ``consistency_mae`` (units of the band spans),
+    ``consistency_sam`` (radians, bands > 1), ``synthesis`` (units of the band spans) and the
+    fractions ``improvement``, ``omission`` and ``hallucination`` (images where no pixel is
+    classified are left out of the three alike, so their means still sum to 1).
+
+    Args:
+        bands: Band count of LR and SR.
+        degrade: The data's HR -> LR operator on physical ``[B, C, H, W]`` tensors.
+    """
+
+    def __init__(self, bands: int, degrade: nn.Module) -> None:
+        super().__init__()
+        self.degrade = degrade
+        names = ["consistency_psnr", "consistency_mae", "synthesis", *fidelity.CLASSES]
+        if bands > 1:
+            names.insert(2, "consistency_sam")
+        self.values = nn.ModuleDict({name: MeanMetric(nan_strategy="ignore") for name in names})
+
+    def update(
+        self,
+        sr: torch.Tensor,
+        lr: torch.Tensor,
+        hr: torch.Tensor,
+        bicubic: torch.Tensor,
+        span: torch.Tensor,
+    ) -> torch.Tensor:
+        """Add a batch (physical units; ``span``: ``[C]`` data range per band); returns the
+        per-pixel correctness labels ``[B, H, W]`` (see :func:`ganlab.fidelity.correctness_map`)."""
+        sr, lr, hr, bicubic = sr.float(), lr.float(), hr.float(), bicubic.float()
+        kept = fidelity.consistency(sr, lr, self.degrade, span)
+        found: dict[str, torch.Tensor | None] = {
+            "consistency_psnr": kept.psnr,
+            "consistency_mae": kept.mae,
+            "consistency_sam": kept.sam,
+            "synthesis": fidelity.synthesis(sr, bicubic, span),
+        }
+        labels = fidelity.correctness_map(sr, hr, bicubic, span)
+        found.update(fidelity.class_fractions(labels))
+        for name, metric in self.values.items():
+            value = found[name]
+            if value is not None:
+                cast(MeanMetric, metric).update(value)
+        return labels
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        """Metric name -> value over everything added since the last reset."""
+        return {name: cast(MeanMetric, m).compute() for name, m in self.values.items()}
+
+    def reset(self) -> None:
+        """Start a new epoch."""
+        for metric in self.values.values():
+            cast(MeanMetric, metric).reset()

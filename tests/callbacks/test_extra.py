@@ -63,7 +63,7 @@ def test_hooks_from_the_config_receive_physical_outputs_and_log(
     datamodule.setup("validate")
     expected = next(iter(datamodule.val_dataloader()))
     outputs = hook.batches[0]
-    assert set(outputs) == {"lr", "sr", "hr", "bicubic", "meta"}
+    assert set(outputs) == {"lr", "sr", "hr", "bicubic", "correctness", "meta"}
     # physical units, as the dataset returned them
     assert torch.equal(outputs["hr"], expected["hr"]) and torch.equal(outputs["lr"], expected["lr"])
     assert outputs["sr"].shape == outputs["hr"].shape == (2, 3, 64, 64)

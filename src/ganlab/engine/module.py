@@ -51,12 +51,13 @@ from ganlab.engine.validation import validation_outputs, validation_values
 from ganlab.errors import CheckpointError
 from ganlab.export import generator_description
 from ganlab.losses import ContentLoss, GANObjective
-from ganlab.metrics import ImageQuality
+from ganlab.metrics import FidelityQuality, ImageQuality
 from ganlab.models import (
     build_discriminator,
     build_generator,
     lr_projection,
     prepare_for_training,
+    sensor_operator,
     summarize_models,
 )
 
@@ -135,6 +136,10 @@ class SRGANModule(LightningModule):
         # a bicubic baseline needs the same LR and SR bands
         same_bands = config.Model.sr_bands == config.Model.in_bands
         self.bicubic_quality = ImageQuality(*quality) if same_bands else None
+        # fidelity compares with the LR input and the bicubic upsample: same bands needed too
+        self.fidelity_quality = (
+            FidelityQuality(config.Model.in_bands, sensor_operator(config)) if same_bands else None
+        )
 
     def build_networks(self) -> None:
         """Generator, discriminator (channels-last/compiled on request), normalisers, EMA."""
@@ -300,13 +305,15 @@ class SRGANModule(LightningModule):
         for callbacks (see :func:`ganlab.engine.validation.validation_outputs`)."""
         sr = self.generator(self.lr_normalizer.normalize(batch["lr"]))
         scale = self.config.Generator.scaling_factor
-        qualities = (self.sr_quality, self.bicubic_quality)
+        qualities = (self.sr_quality, self.bicubic_quality, self.fidelity_quality)
         return validation_outputs(batch, sr, self.hr_normalizer, scale, *qualities)
 
     def on_validation_epoch_end(self) -> None:
         """Log ``val/<metric>``, ``val/<metric>_bicubic`` and ``val/psnr_gain``; feed plateau
         schedules."""
-        values = validation_values(self.sr_quality, self.bicubic_quality)
+        values = validation_values(
+            self.sr_quality, self.bicubic_quality, fidelity_quality=self.fidelity_quality
+        )
         self.log_dict(values, sync_dist=False)
         if not self.trainer.sanity_checking and self.trainer.state.fn == "fit":
             self.schedules.observe({name: float(value) for name, value in values.items()})
@@ -319,7 +326,8 @@ class SRGANModule(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         """Log ``test/<metric>``, ``test/<metric>_bicubic`` and ``test/psnr_gain``."""
-        self.log_dict(validation_values(self.sr_quality, self.bicubic_quality, "test"))
+        qualities = (self.sr_quality, self.bicubic_quality)
+        self.log_dict(validation_values(*qualities, "test", self.fidelity_quality))
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> Batch:
         """SR of the batch's LR in physical units: ``{"sr": [B, C_out, H, W], "meta": ...}``
