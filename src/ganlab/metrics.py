@@ -23,14 +23,14 @@ from typing import Any, cast
 import torch
 from torch import nn
 from torchmetrics import MeanMetric, Metric
-
-from ganlab import fidelity
 from torchmetrics.functional.image import (
     error_relative_global_dimensionless_synthesis,
     peak_signal_noise_ratio,
     spectral_angle_mapper,
 )
 from torchmetrics.image import StructuralSimilarityIndexMeasure
+
+import ganlab.fidelity as fidelity
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""PNG panels of validation samples: LR (nearest) | bicubic | SR | HR, one row per sample."""
+"""PNG panels of validation samples: LR (nearest) | bicubic | SR | HR | fidelity map, one row per
+sample, under column titles, each row with its PSNR gain over bicubic."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from ganlab._lightning import Callback, TensorBoardLogger, WandbLogger, pl
 from ganlab.files import atomic_write
@@ -21,15 +22,67 @@ def stretch(image: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return (np.clip(scaled, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).transpose(1, 2, 0)
 
 
+CORRECTNESS_COLOURS = {
+    0: (0, 158, 115),  # improvement: bluish green
+    1: (150, 150, 150),  # omission: grey
+    2: (213, 94, 0),  # hallucination: vermillion
+    -1: (25, 25, 25),  # not classified (flat areas)
+}
+"""Colours of the fidelity map (colour-blind safe), by :func:`ganlab.fidelity.correctness_map`
+label."""
+
+_TITLES = {"lr": "LR (nearest)", "bicubic": "bicubic", "sr": "SR", "hr": "HR"}
+
+
+def correctness_image(labels: torch.Tensor) -> np.ndarray:
+    """uint8 ``[H, W, 3]`` of correctness labels ``[H, W]`` in :data:`CORRECTNESS_COLOURS`."""
+    array = labels.numpy()
+    image = np.zeros((*array.shape, 3), dtype=np.uint8)
+    for label, colour in CORRECTNESS_COLOURS.items():
+        image[array == label] = colour
+    return image
+
+
+def psnr_gain(row: dict[str, torch.Tensor]) -> float | None:
+    """PSNR of SR minus that of bicubic against HR (dB, per band, averaged over bands; the
+    same for any data range), or None without a bicubic upsample."""
+    if "bicubic" not in row:
+        return None
+    hr = row["hr"].double()
+    sr_mse = (row["sr"].double() - hr).square().flatten(1).mean(1)
+    bicubic_mse = (row["bicubic"].double() - hr).square().flatten(1).mean(1)
+    tiny = torch.finfo(torch.float64).tiny
+    return float((10 * torch.log10(bicubic_mse.clamp_min(tiny) / sr_mse.clamp_min(tiny))).mean())
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
 def render_panel(rows: list[dict[str, torch.Tensor]], bands: list[int], scale: int) -> Image.Image:
-    """One RGB (or grey) image of ``rows`` of ``{lr, bicubic, sr, hr}`` ``[C, H, W]`` tensors
-    (``bicubic`` is left out when LR and SR band counts differ).
+    """One RGB image of ``rows`` of ``{lr, bicubic, sr, hr, correctness}`` ``[C, H, W]`` tensors
+    (``bicubic`` is left out when LR and SR band counts differ; ``correctness``, the labels of
+    :func:`ganlab.fidelity.correctness_map`, when not computed), under a line of column titles;
+    above each row, its PSNR gain of SR over bicubic.
 
     Every image of a row is stretched with the 2nd-98th percentiles of its HR (per shown
-    band), so the columns compare like for like, whatever the data's units.
+    band), so the columns compare like for like, whatever the data's units. The fidelity map
+    colours improvement green, omission grey, hallucination vermillion, unclassified near black.
     """
-    lines = []
-    for row in rows:
+    width = rows[0]["hr"].shape[-1]
+    font = _font(max(9, min(14, width // 9)))
+    line_height = int(font.size if hasattr(font, "size") else 11) + 6
+    columns = ["lr", *(["bicubic"] if "bicubic" in rows[0] else []), "sr", "hr"]
+    if "correctness" in rows[0]:
+        columns.append("correctness")
+    lines = [_text_strip([_TITLES.get(c, "fidelity map") for c in columns], width, line_height,
+                         font)]  # fmt: skip
+    for number, row in enumerate(rows):
+        gain = psnr_gain(row)
+        label = f"sample {number + 1}" + (
+            "" if gain is None else f": SR PSNR gain over bicubic {gain:+.2f} dB"
+        )
+        lines.append(_text_strip([label], width * len(columns), line_height, font))
         hr = row["hr"][bands].float().numpy()
         low = np.percentile(hr, 2, axis=(1, 2))
         high = np.percentile(hr, 98, axis=(1, 2))
@@ -38,9 +91,24 @@ def render_panel(rows: list[dict[str, torch.Tensor]], bands: list[int], scale: i
         # an LR input with other bands than the output is shown through its first bands
         shown = [bands if t.shape[0] > max(bands) else [0] * len(bands) for t in tiles]
         line = [stretch(t[b].float().numpy(), low, high) for t, b in zip(tiles, shown, strict=True)]
+        line = [np.repeat(t, 3, axis=2) if t.shape[-1] == 1 else t for t in line]
+        if "correctness" in row:
+            line.append(correctness_image(row["correctness"]))
         lines.append(np.concatenate(line, axis=1))
-    array = np.concatenate(lines, axis=0)
-    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    return Image.fromarray(np.concatenate(lines, axis=0))
+
+
+def _text_strip(
+    texts: list[str], cell: int, height: int, font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+) -> np.ndarray:
+    """A white strip of ``len(texts)`` cells of ``cell`` pixels, each text centred in its cell."""
+    strip = Image.new("RGB", (cell * len(texts), height), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for index, text in enumerate(texts):
+        left, _, right, _ = draw.textbbox((0, 0), text, font=font)
+        x = index * cell + max(0, (cell - (right - left)) // 2)
+        draw.text((x, 3), text, fill=(0, 0, 0), font=font)
+    return np.asarray(strip)
 
 
 def log_image(trainer: pl.Trainer, name: str, image: np.ndarray, step: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -11,6 +12,26 @@ from ganlab.config.base import Section
 from ganlab.config.normalization import NormalizationConfig
 
 BandSelection = list[int | str]
+
+
+def mtf_to_sigma(mtf_nyquist: float, scale: int) -> float:
+    """Gaussian PSF sigma (HR pixels) whose MTF equals ``mtf_nyquist`` at the LR Nyquist.
+
+    A Gaussian PSF of standard deviation sigma has ``MTF(f) = exp(-2 pi^2 sigma^2 f^2)``; the
+    LR Nyquist frequency is ``1 / (2 scale)`` cycles per HR pixel, so
+    ``sigma = scale / pi * sqrt(-2 ln(mtf))``.
+
+    Args:
+        mtf_nyquist: MTF value at the LR Nyquist frequency, in (0, 1).
+        scale: Downsampling factor.
+
+    Example:
+        >>> round(mtf_to_sigma(0.3, 4), 3)
+        1.976
+    """
+    if not 0 < mtf_nyquist < 1:
+        raise ValueError(f"mtf_nyquist must be in (0, 1), got {mtf_nyquist}")
+    return scale / math.pi * math.sqrt(-2.0 * math.log(mtf_nyquist))
 
 
 class DegradationConfig(Section):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ganlab.config.base import Section
 from ganlab.config.callbacks import CallbacksConfig, LoggingConfig
-from ganlab.config.data import DataConfig
+from ganlab.config.data import DataConfig, mtf_to_sigma
 from ganlab.config.models import DiscriminatorConfig, GeneratorConfig, ModelConfig
 from ganlab.config.optimization import OptimizersConfig, ScheduleConfig, SchedulersConfig
 from ganlab.config.training import TrainingConfig
@@ -111,6 +111,16 @@ def schedule_total_steps(config: Config, network: str) -> int | None:
     return max_steps
 
 
+HARD_MIN_MTF = 0.3
+"""The strongest blur ``Generator.lr_consistency: hard`` accepts, as MTF at the LR Nyquist."""
+
+
+def fsdp_mixed(config: Config) -> bool:
+    """Whether FSDP would gather parameters (and cast forward inputs) in 16 bits."""
+    precision = config.Training.lightning_precision
+    return config.Training.fsdp.mixed_precision is not None or precision.startswith(("bf16", "16"))
+
+
 def _check_lr_consistency(config: Config) -> None:
     """``Generator.lr_consistency`` needs a fixed linear operator between matching bands and
     normalisers that map physical values affinely and exactly."""
@@ -136,6 +146,21 @@ def _check_lr_consistency(config: Config) -> None:
             f"{key} needs one degradation operator, but Data.degradation.blur_sigma is the "
             f"range {list(blur)}; give one sigma (or mtf_nyquist), or set "
             "Generator.lr_consistency: none"
+        )
+    mtf, scale = config.Data.degradation.mtf_nyquist, config.Generator.scaling_factor
+    sigma = float(blur) if mtf is None else mtf_to_sigma(mtf, scale)  # type: ignore[arg-type]
+    strongest = mtf_to_sigma(HARD_MIN_MTF, scale)
+    if mode == "hard" and sigma > strongest + 1e-9:
+        raise ValueError(
+            f"{key}: the blur (sigma {sigma:.3g} HR px) is stronger than MTF {HARD_MIN_MTF} at "
+            f"the LR Nyquist (sigma {strongest:.3g} at x{scale}), where the projection no longer "
+            "converges to the documented bound; use Generator.lr_consistency: soft"
+        )
+    if mode == "hard" and config.Training.strategy == "fsdp" and fsdp_mixed(config):
+        raise ValueError(
+            f"{key} with Training.strategy fsdp and a 16-bit parameter dtype: FSDP would cast "
+            "the LR input the layer compares with to 16 bits; use float32 (Training.precision: "
+            "32 and no Training.fsdp.mixed_precision), another strategy, or soft"
         )
     norm = config.Data.normalization
     for branch in ("lr", "hr"):

@@ -19,30 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganlab.config.data import mtf_to_sigma
 from ganlab.config.schema import Config
 from ganlab.data.transforms import downsample
 
 Range = float | tuple[float, float]
-
-
-def mtf_to_sigma(mtf_nyquist: float, scale: int) -> float:
-    """Gaussian PSF sigma (HR pixels) whose MTF equals ``mtf_nyquist`` at the LR Nyquist.
-
-    A Gaussian PSF of standard deviation sigma has ``MTF(f) = exp(-2 pi^2 sigma^2 f^2)``; the
-    LR Nyquist frequency is ``1 / (2 scale)`` cycles per HR pixel, so
-    ``sigma = scale / pi * sqrt(-2 ln(mtf))``.
-
-    Args:
-        mtf_nyquist: MTF value at the LR Nyquist frequency, in (0, 1).
-        scale: Downsampling factor.
-
-    Example:
-        >>> round(mtf_to_sigma(0.3, 4), 3)
-        1.976
-    """
-    if not 0 < mtf_nyquist < 1:
-        raise ValueError(f"mtf_nyquist must be in (0, 1), got {mtf_nyquist}")
-    return scale / math.pi * math.sqrt(-2.0 * math.log(mtf_nyquist))
 
 
 def gaussian_kernel(sigma: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:

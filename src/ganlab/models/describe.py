@@ -300,6 +300,12 @@ def receptive_radius(
         )
     if getattr(generator, "position_independent", True) is False:
         return None
+    wrapped = getattr(generator, "wrapped_prefix", None) and getattr(generator, "network", None)
+    if isinstance(wrapped, nn.Module):
+        # the block-mean LR-consistency projection changes each output block by its own LR
+        # pixel only, so the wrapper reads as far as its network; probing the wrapper itself
+        # would miss that (the projection keeps block sums, so the probe's sums cancel)
+        return receptive_radius(wrapped, bands, limit)
     try:
         return _measured_radius(_probe_twin(generator), bands, limit)
     except Exception as exc:  # a plugin the probe cannot run: treat it as unbounded

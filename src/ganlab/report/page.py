@@ -20,7 +20,7 @@ from ganlab.report.plots import _Plotter
 from ganlab.report.records import FigureRecord, Report, ReportError
 from ganlab.report.sections import _PER_BAND, _sections, _short, _validation_columns
 
-_LOWER_IS_BETTER = re.compile(r"sam|ergas|lpips|loss|mse|mae|rmse|fid|niqe")
+_LOWER_IS_BETTER = re.compile(r"sam|ergas|lpips|loss|mse|mae|rmse|fid|niqe|omission|hallucination")
 _PANEL_STEP = re.compile(r"(\d+)")
 
 
@@ -273,7 +273,11 @@ def write_report(run_dir: Path, output_dir: Path | None = None) -> Report:
             "<p class=note>No panels (Logging.num_val_images is 0, or no validation ran).</p>"
         )
     else:
-        caption = f"{panel.name}: LR (nearest) | bicubic | SR | HR, the latest of {len(panels)}"
+        caption = (
+            f"{panel.name}, the latest of {len(panels)}: LR (nearest) | bicubic | SR | HR | "
+            "fidelity map (green: improvement, grey: omission, vermillion: hallucination, "
+            "black: not classified), each row with its PSNR gain of SR over bicubic"
+        )
         body.append(_figure_html(panel, "validation panel", caption))
     if config_text:
         body.append(

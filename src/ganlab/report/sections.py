@@ -12,6 +12,21 @@ from ganlab.report.plots import _FigureSpec, _Line, _Panel
 _PER_BAND = re.compile(r"^val/(?P<metric>.+)_band(?P<band>\d+)$")
 _BOOKKEEPING = {"train/step", "train/nonfinite_steps"}
 _METRIC_ORDER = ("val/psnr", "val/psnr_gain", "val/ssim", "val/sam", "val/ergas")
+_CORRECTNESS = ("val/improvement", "val/omission", "val/hallucination")
+_UNITS = {
+    "psnr": "PSNR (dB)",
+    "psnr_gain": "PSNR gain over bicubic (dB)",
+    "ssim": "SSIM (1 = identical)",
+    "ms_ssim": "MS-SSIM (1 = identical)",
+    "sam": "spectral angle (rad)",
+    "ergas": "ERGAS (0 = identical)",
+    "lpips": "LPIPS (0 = identical)",
+    "consistency_psnr": "PSNR of degraded SR vs LR (dB)",
+    "consistency_mae": "mean |degraded SR - LR| (band spans)",
+    "consistency_sam": "spectral angle, degraded SR vs LR (rad)",
+    "synthesis": "mean |SR - bicubic| (band spans)",
+}
+"""Axis label (quantity and unit) of each validation metric."""
 
 
 @dataclass
@@ -51,8 +66,16 @@ def _validation_figures(columns: list[str]) -> list[_FigureSpec]:
     present = set(columns)
     figures: list[_FigureSpec] = []
     per_band: dict[str, list[tuple[int, str]]] = {}
+    fractions = [c for c in _CORRECTNESS if c in present]
+    if fractions:
+        lines = [_Line(c, _short(c), color=color) for c, color in
+                 zip(fractions, ("#009e73", "#969696", "#d55e00"), strict=False)]  # fmt: skip
+        title = "correctness: improvement, omission, hallucination"
+        panel = _Panel(title, lines, ylabel="fraction of classified pixels", log=False,
+                       ylim=(0.0, 1.0))  # fmt: skip
+        figures.append(_FigureSpec("val_correctness", title, [panel]))
     for column in columns:
-        if not column.startswith("val/") or column.endswith("_bicubic"):
+        if not column.startswith("val/") or column.endswith("_bicubic") or column in fractions:
             continue
         match = _PER_BAND.match(column)
         if match:
@@ -62,7 +85,8 @@ def _validation_figures(columns: list[str]) -> list[_FigureSpec]:
         if f"{column}_bicubic" in present:
             lines.append(_Line(f"{column}_bicubic", "bicubic", dashed=True))
         name = _short(column)
-        figures.append(_FigureSpec(f"val_{name}", name, [_Panel(name, lines, ylabel=name)]))
+        label = _UNITS.get(name, name)
+        figures.append(_FigureSpec(f"val_{name}", name, [_Panel(name, lines, ylabel=label)]))
     for metric, bands in per_band.items():
         lines = []
         for band, column in sorted(bands):
@@ -71,7 +95,9 @@ def _validation_figures(columns: list[str]) -> list[_FigureSpec]:
             if f"{column}_bicubic" in present:
                 lines.append(_Line(f"{column}_bicubic", f"band {band} bicubic", True, color))
         title = f"{metric} per band"
-        figures.append(_FigureSpec(f"val_{metric}_per_band", title, [_Panel(title, lines)]))
+        label = _UNITS.get(metric, metric)
+        panel = _Panel(title, lines, ylabel=label)
+        figures.append(_FigureSpec(f"val_{metric}_per_band", title, [panel]))
     return figures
 
 
@@ -99,17 +125,23 @@ def _sections(columns: list[str]) -> list[_Section]:
                 column
             )
 
-    content_panels = [_Panel(_short(c), [_Line(c, _short(c))]) for c in content]
+    content_panels = [_Panel(_short(c), [_Line(c, _short(c))], ylabel="loss") for c in content]
     schedule_panels = []
     if "train/adv_weight" in columns:
         schedule_panels.append(
-            _Panel("adversarial weight", [_Line("train/adv_weight", "adv_weight")], log=False)
+            _Panel(
+                "adversarial weight",
+                [_Line("train/adv_weight", "adv_weight")],
+                ylabel="weight",
+                log=False,
+            )
         )
     if "train/phase" in columns:
         schedule_panels.append(
             _Panel(
                 "phase (0 pretraining, 1 adversarial)",
                 [_Line("train/phase", "phase")],
+                ylabel="phase",
                 log=False,
                 ylim=(-0.1, 1.1),
                 steps=True,
@@ -149,6 +181,7 @@ def _sections(columns: list[str]) -> list[_Section]:
                 "discriminator_probabilities",
                 "D(real) and D(fake)",
                 probabilities,
+                ylabel="probability",
                 log=False,
                 ylim=(0.0, 1.0),
             ),
@@ -158,7 +191,7 @@ def _sections(columns: list[str]) -> list[_Section]:
             "learning_rates",
             "Learning rates",
             "",
-            _one_panel("learning_rates", "Learning rates", lr),
+            _one_panel("learning_rates", "Learning rates", lr, ylabel="learning rate"),
             "No learning rates were logged (enable Callbacks.lr_monitor).",
         ),
         _Section(
@@ -174,7 +207,11 @@ def _sections(columns: list[str]) -> list[_Section]:
             "validation",
             "Validation: SR against bicubic",
             "Validation metrics of the super-resolved images (solid) and of bicubic upsampling "
-            "of the same LR inputs (dashed), in physical units.",
+            "of the same LR inputs (dashed), in physical units. Fidelity (docs/losses.md, "
+            "Faithful SR): consistency compares the SR degraded with the data's operator to "
+            "the LR input; synthesis is the detail SR adds over bicubic; the correctness "
+            "fractions say where SR moved towards HR (improvement), stayed at bicubic "
+            "(omission) or moved away from both (hallucination).",
             _validation_figures(validation),
             "No validation metrics: no validation ran before the logs were written.",
         ),

@@ -137,7 +137,7 @@ class LRProjection(nn.Module):
 
     def target(self, lr: torch.Tensor) -> torch.Tensor:
         """The LR input in HR-normalised units (what ``D(sr)`` must equal)."""
-        return lr.float() * self.target_scale + self.target_shift
+        return lr.float() * self.target_scale.float() + self.target_shift.float()
 
     def residual(self, sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
         """``t(lr) - D(sr)``, ``[B, C, h, w]`` in HR-normalised units (float32)."""
@@ -148,13 +148,18 @@ class LRProjection(nn.Module):
         return F.interpolate(x, scale_factor=self.operator.scale, mode="nearest")
 
     def forward(self, sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        """The projected SR (float32, same shape as ``sr``)."""
+        """The projected SR, same shape as ``sr``: float32 under autocast (mixed precision
+        keeps the constraint to float32 precision), else ``sr``'s dtype (``bf16-true`` and
+        ``16-true`` runs keep their dtype, and the constraint holds to its precision)."""
+        dtype = torch.float32 if _autocast_on(sr) else sr.dtype
         with _full_precision(sr):
-            sr = sr.float()
-            residual = self.residual(sr, lr)
+            projected = sr.float()
+            residual = self.residual(projected, lr)
             if self.operator.block_mean:
-                return sr + self._upsample(residual)
-            return sr + self._upsample(self._solve(residual))
+                projected = projected + self._upsample(residual)
+            else:
+                projected = projected + self._upsample(self._solve(residual))
+        return projected.to(dtype)
 
     def _solve(self, rhs: torch.Tensor) -> torch.Tensor:
         """``x`` with ``D(U(x)) ~= rhs``: conjugate gradients, a fixed number of steps (so the
@@ -175,16 +180,18 @@ class LRProjection(nn.Module):
         return x
 
 
+def _autocast_on(like: torch.Tensor) -> bool:
+    """Whether autocast is active for ``like``'s device type."""
+    kind = like.device.type
+    return bool(torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind))
+
+
 class _full_precision:
     """Disable autocast around the projection: blur convs in bf16 would undo its precision."""
 
     def __init__(self, like: torch.Tensor) -> None:
-        kind = like.device.type
-        self._context = (
-            torch.autocast(kind, enabled=False)
-            if kind in ("cpu", "cuda") and torch.is_autocast_enabled(kind)
-            else None
-        )
+        on = _autocast_on(like)
+        self._context = torch.autocast(like.device.type, enabled=False) if on else None
 
     def __enter__(self) -> None:
         if self._context is not None:
