@@ -119,7 +119,9 @@ def gains(metrics: dict[str, float]) -> dict[str, Any]:
 
 FIDELITY = (
     "consistency_psnr",
+    "consistency_psnr_bicubic",
     "consistency_sam",
+    "consistency_sam_bicubic",
     "synthesis",
     "improvement",
     "omission",

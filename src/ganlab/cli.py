@@ -251,7 +251,8 @@ def _format_metrics(metrics: dict[str, float], count: int, weights: str = "raw")
     if "improvement" in metrics:
         text += (
             f"\nFidelity: consistency PSNR {metrics['consistency_psnr']:.2f} dB (degraded SR vs "
-            f"LR); improvement {metrics['improvement']:.1%}, omission {metrics['omission']:.1%}, "
+            f"LR; bicubic {metrics['consistency_psnr_bicubic']:.2f} dB); improvement "
+            f"{metrics['improvement']:.1%}, omission {metrics['omission']:.1%}, "
             f"hallucination {metrics['hallucination']:.1%} of the classified pixels"
         )
     return text
@@ -270,8 +271,10 @@ VALIDATE_METRICS = (
     "psnr_bicubic",
     "ssim_bicubic",
     "consistency_psnr",
+    "consistency_psnr_bicubic",
     "consistency_mae",
     "consistency_sam",
+    "consistency_sam_bicubic",
     "synthesis",
     "improvement",
     "omission",

@@ -156,7 +156,8 @@ class FidelityQuality(nn.Module):
 
     Values (per image, averaged over the epoch): ``consistency_psnr`` (dB, ``inf`` when the
     degraded SR equals LR exactly), ``consistency_mae`` (units of the band spans),
-    ``consistency_sam`` (radians, bands > 1), ``synthesis`` (units of the band spans) and the
+    ``consistency_sam`` (radians, bands > 1), the same PSNR and angle of the bicubic upsample
+    (``*_bicubic``, for reference), ``synthesis`` (units of the band spans) and the
     fractions ``improvement``, ``omission`` and ``hallucination`` (images where no pixel is
     classified are left out of the three alike, so their means still sum to 1).
 
@@ -168,9 +169,10 @@ class FidelityQuality(nn.Module):
     def __init__(self, bands: int, degrade: nn.Module) -> None:
         super().__init__()
         self.degrade = degrade
-        names = ["consistency_psnr", "consistency_mae", "synthesis", *fidelity.CLASSES]
+        names = ["consistency_psnr", "consistency_psnr_bicubic", "consistency_mae"]
         if bands > 1:
-            names.insert(2, "consistency_sam")
+            names += ["consistency_sam", "consistency_sam_bicubic"]
+        names += ["synthesis", *fidelity.CLASSES]
         self.values = nn.ModuleDict({name: MeanMetric(nan_strategy="ignore") for name in names})
 
     def update(
@@ -185,10 +187,13 @@ class FidelityQuality(nn.Module):
         per-pixel correctness labels ``[B, H, W]`` (see :func:`ganlab.fidelity.correctness_map`)."""
         sr, lr, hr, bicubic = sr.float(), lr.float(), hr.float(), bicubic.float()
         kept = fidelity.consistency(sr, lr, self.degrade, span)
+        reference = fidelity.consistency(bicubic, lr, self.degrade, span)
         found: dict[str, torch.Tensor | None] = {
             "consistency_psnr": kept.psnr,
+            "consistency_psnr_bicubic": reference.psnr,
             "consistency_mae": kept.mae,
             "consistency_sam": kept.sam,
+            "consistency_sam_bicubic": reference.sam,
             "synthesis": fidelity.synthesis(sr, bicubic, span),
         }
         labels = fidelity.correctness_map(sr, hr, bicubic, span)
