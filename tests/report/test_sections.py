@@ -47,3 +47,30 @@ def test_phase_switches_from_pretraining_to_adversarial(report: Report) -> None:
     assert phase == [0, 0, 0, 1, 1, 1]
     assert xs[phase.index(1)] == 3
     assert report.figures["discriminator_probabilities"].series["train/d_real_prob"][0][0] == 3
+
+
+def test_validation_axes_name_quantity_and_unit_and_fractions_share_a_figure() -> None:
+    from ganlab.report.sections import _validation_figures
+
+    columns = [
+        "val/psnr_gain",
+        "val/consistency_psnr",
+        "val/consistency_psnr_bicubic",
+        "val/improvement",
+        "val/omission",
+        "val/hallucination",
+        "val/psnr_band0",
+    ]
+    figures = {figure.stem: figure for figure in _validation_figures(columns)}
+    assert figures["val_psnr_gain"].panels[0].ylabel == "PSNR gain over bicubic (dB)"
+    consistency = figures["val_consistency_psnr"].panels[0]
+    assert consistency.ylabel == "PSNR of degraded SR vs LR (dB)"
+    assert [line.column for line in consistency.lines] == [
+        "val/consistency_psnr",
+        "val/consistency_psnr_bicubic",
+    ]
+    fractions = figures["val_correctness"].panels[0]
+    assert [line.label for line in fractions.lines] == ["improvement", "omission", "hallucination"]
+    assert fractions.ylabel == "fraction of classified pixels" and fractions.ylim == (0.0, 1.0)
+    assert figures["val_psnr_per_band"].panels[0].ylabel == "PSNR (dB)"
+    assert not any(stem in figures for stem in ("val_improvement", "val_omission"))
