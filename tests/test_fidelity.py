@@ -114,3 +114,16 @@ def test_a_data_range_that_does_not_fit_the_bands_is_refused() -> None:
         consistency(hr, lr, area, torch.tensor([1.0, 0.0, 1.0, 1.0]))
     with pytest.raises(ValueError, match="must be \\[B, C, H, W\\] tensors of one shape"):
         correctness(hr[:, :, :32], hr, bicubic, SPAN)
+
+
+def test_row_quantile_matches_torch_quantile_and_takes_rows_torch_refuses() -> None:
+    from ganlab.fidelity import row_quantile
+
+    torch.manual_seed(0)
+    values = torch.rand(3, 1001)
+    for q in (0.0, 0.25, 0.75, 0.9, 1.0):
+        assert torch.allclose(row_quantile(values, q), torch.quantile(values, q, dim=1))
+    long = torch.arange(2**24 + 1, dtype=torch.float32).flip(0)[None]  # over torch's limit
+    with pytest.raises(RuntimeError):
+        torch.quantile(long, 0.75, dim=1)
+    assert row_quantile(long, 0.75).item() == 0.75 * 2**24

@@ -36,6 +36,12 @@ def test_shipped_config_trains_and_validates(path: Path, tmp_path: Path) -> None
         names.append("sam")
     expected = {f"val/{name}" for name in names}
     expected |= {f"{name}_bicubic" for name in expected} | {"val/psnr_gain"}
+    if bands == config.Model.in_bands:  # the fidelity figures (docs/losses.md, Faithful SR)
+        fidelity = ["consistency_psnr", "consistency_psnr_bicubic", "consistency_mae"]
+        fidelity += ["synthesis", "improvement", "omission", "hallucination"]
+        if bands > 1:
+            fidelity += ["consistency_sam", "consistency_sam_bicubic"]
+        expected |= {f"val/{name}" for name in fidelity}
     assert set(logged) == expected
     for name, value in logged.items():
         assert isinstance(value, float) and math.isfinite(value), (name, value)

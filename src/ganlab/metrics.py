@@ -154,12 +154,14 @@ class ImageQuality(nn.Module):
 class FidelityQuality(nn.Module):
     """Consistency, synthesis and correctness (:mod:`ganlab.fidelity`) over a validation epoch.
 
-    Values (per image, averaged over the epoch): ``consistency_psnr`` (dB, ``inf`` when the
-    degraded SR equals LR exactly), ``consistency_mae`` (units of the band spans),
+    Values: ``consistency_psnr`` (dB, from the epoch's mean squared error of the degraded SR
+    against LR in units of the band spans, so one image that matches exactly does not make it
+    ``inf``; ``inf`` only when every image does), ``consistency_mae`` (band spans),
     ``consistency_sam`` (radians, bands > 1), the same PSNR and angle of the bicubic upsample
-    (``*_bicubic``, for reference), ``synthesis`` (units of the band spans) and the
-    fractions ``improvement``, ``omission`` and ``hallucination`` (images where no pixel is
-    classified are left out of the three alike, so their means still sum to 1).
+    (``*_bicubic``, for reference), ``synthesis`` (band spans) and the fractions
+    ``improvement``, ``omission`` and ``hallucination`` (per image, averaged; images where no
+    pixel is classified are left out of the three alike, so their means still sum to 1).
+    Computed in float32 with autocast off, whatever the run's precision.
 
     Args:
         bands: Band count of LR and SR.
@@ -169,7 +171,7 @@ class FidelityQuality(nn.Module):
     def __init__(self, bands: int, degrade: nn.Module) -> None:
         super().__init__()
         self.degrade = degrade
-        names = ["consistency_psnr", "consistency_psnr_bicubic", "consistency_mae"]
+        names = ["consistency_mse", "consistency_mse_bicubic", "consistency_mae"]
         if bands > 1:
             names += ["consistency_sam", "consistency_sam_bicubic"]
         names += ["synthesis", *fidelity.CLASSES]
@@ -185,12 +187,22 @@ class FidelityQuality(nn.Module):
     ) -> torch.Tensor:
         """Add a batch (physical units; ``span``: ``[C]`` data range per band); returns the
         per-pixel correctness labels ``[B, H, W]`` (see :func:`ganlab.fidelity.correctness_map`)."""
-        sr, lr, hr, bicubic = sr.float(), lr.float(), hr.float(), bicubic.float()
+        with torch.autocast(sr.device.type, enabled=False):
+            return self._update(sr.float(), lr.float(), hr.float(), bicubic.float(), span.float())
+
+    def _update(
+        self,
+        sr: torch.Tensor,
+        lr: torch.Tensor,
+        hr: torch.Tensor,
+        bicubic: torch.Tensor,
+        span: torch.Tensor,
+    ) -> torch.Tensor:
         kept = fidelity.consistency(sr, lr, self.degrade, span)
         reference = fidelity.consistency(bicubic, lr, self.degrade, span)
         found: dict[str, torch.Tensor | None] = {
-            "consistency_psnr": kept.psnr,
-            "consistency_psnr_bicubic": reference.psnr,
+            "consistency_mse": kept.mse,
+            "consistency_mse_bicubic": reference.mse,
             "consistency_mae": kept.mae,
             "consistency_sam": kept.sam,
             "consistency_sam_bicubic": reference.sam,
@@ -206,7 +218,12 @@ class FidelityQuality(nn.Module):
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Metric name -> value over everything added since the last reset."""
-        return {name: cast(MeanMetric, m).compute() for name, m in self.values.items()}
+        values = {name: cast(MeanMetric, m).compute() for name, m in self.values.items()}
+        for suffix in ("", "_bicubic"):
+            values[f"consistency_psnr{suffix}"] = -10 * torch.log10(
+                values.pop(f"consistency_mse{suffix}")
+            )
+        return values
 
     def reset(self) -> None:
         """Start a new epoch."""

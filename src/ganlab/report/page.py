@@ -276,7 +276,8 @@ def write_report(run_dir: Path, output_dir: Path | None = None) -> Report:
         caption = (
             f"{panel.name}, the latest of {len(panels)}: LR (nearest) | bicubic | SR | HR | "
             "fidelity map (green: improvement, grey: omission, vermillion: hallucination, "
-            "black: not classified), each row with its PSNR gain of SR over bicubic"
+            "black: not classified), each row with its PSNR gain of SR over bicubic; bicubic, "
+            "map and gain only where LR and SR have the same bands"
         )
         body.append(_figure_html(panel, "validation panel", caption))
     if config_text:
