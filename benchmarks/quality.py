@@ -58,6 +58,7 @@ from ganlab.config.schema import Config
 from ganlab.data.datamodule import SRDataModule
 from ganlab.devices import cpu_flags
 from ganlab.engine import SRGANModule
+from ganlab.metrics import FIDELITY_FIGURES
 from ganlab.trainer import build_trainer, prepare_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,23 +118,11 @@ def gains(metrics: dict[str, float]) -> dict[str, Any]:
     return row
 
 
-FIDELITY = (
-    "consistency_psnr",
-    "consistency_psnr_bicubic",
-    "consistency_sam",
-    "consistency_sam_bicubic",
-    "synthesis",
-    "improvement",
-    "omission",
-    "hallucination",
-)
-
-
 def fidelity(metrics: dict[str, float]) -> dict[str, Any]:
     """The fidelity figures of a validation (those it has)."""
     return {
         name: round(float(metrics[f"val/{name}"]), 5)
-        for name in FIDELITY
+        for name in FIDELITY_FIGURES
         if f"val/{name}" in metrics
     }
 

@@ -259,28 +259,12 @@ def _format_metrics(metrics: dict[str, float], count: int, weights: str = "raw")
 
 
 def _metrics_from(results: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    from ganlab.metrics import FIDELITY_FIGURES
+
     values = results[0]
-    return {
-        name: float(values[f"val/{name}"]) for name in VALIDATE_METRICS if f"val/{name}" in values
-    }
-
-
-VALIDATE_METRICS = (
-    "psnr",
-    "ssim",
-    "psnr_bicubic",
-    "ssim_bicubic",
-    "consistency_psnr",
-    "consistency_psnr_bicubic",
-    "consistency_mae",
-    "consistency_sam",
-    "consistency_sam_bicubic",
-    "synthesis",
-    "improvement",
-    "omission",
-    "hallucination",
-)
-"""What ``ganlab validate`` reports (``--json``: under these names), when the run has them."""
+    # what `ganlab validate` reports (--json: under these names), when the run has them
+    names = ("psnr", "ssim", "psnr_bicubic", "ssim_bicubic", *FIDELITY_FIGURES)
+    return {name: float(values[f"val/{name}"]) for name in names if f"val/{name}" in values}
 
 
 def _validated_images(trainer: object, val_set_size: int, batch_size: int) -> int:

@@ -151,6 +151,20 @@ class ImageQuality(nn.Module):
                 metric.reset()
 
 
+FIDELITY_FIGURES = (
+    "consistency_psnr",
+    "consistency_psnr_bicubic",
+    "consistency_mae",
+    "consistency_sam",
+    "consistency_sam_bicubic",
+    "synthesis",
+    "improvement",
+    "omission",
+    "hallucination",
+)
+"""Names of the :class:`FidelityQuality` figures (``consistency_sam*`` only for bands > 1)."""
+
+
 class FidelityQuality(nn.Module):
     """Consistency, synthesis and correctness (:mod:`ganlab.fidelity`) over a validation epoch.
 
@@ -188,33 +202,24 @@ class FidelityQuality(nn.Module):
         """Add a batch (physical units; ``span``: ``[C]`` data range per band); returns the
         per-pixel correctness labels ``[B, H, W]`` (see :func:`ganlab.fidelity.correctness_map`)."""
         with torch.autocast(sr.device.type, enabled=False):
-            return self._update(sr.float(), lr.float(), hr.float(), bicubic.float(), span.float())
-
-    def _update(
-        self,
-        sr: torch.Tensor,
-        lr: torch.Tensor,
-        hr: torch.Tensor,
-        bicubic: torch.Tensor,
-        span: torch.Tensor,
-    ) -> torch.Tensor:
-        kept = fidelity.consistency(sr, lr, self.degrade, span)
-        reference = fidelity.consistency(bicubic, lr, self.degrade, span)
-        found: dict[str, torch.Tensor | None] = {
-            "consistency_mse": kept.mse,
-            "consistency_mse_bicubic": reference.mse,
-            "consistency_mae": kept.mae,
-            "consistency_sam": kept.sam,
-            "consistency_sam_bicubic": reference.sam,
-            "synthesis": fidelity.synthesis(sr, bicubic, span),
-        }
-        labels = fidelity.correctness_map(sr, hr, bicubic, span)
-        found.update(fidelity.class_fractions(labels))
-        for name, metric in self.values.items():
-            value = found[name]
-            if value is not None:
-                cast(MeanMetric, metric).update(value)
-        return labels
+            sr, lr, hr, bicubic, span = (t.float() for t in (sr, lr, hr, bicubic, span))
+            kept = fidelity.consistency(sr, lr, self.degrade, span)
+            reference = fidelity.consistency(bicubic, lr, self.degrade, span)
+            found: dict[str, torch.Tensor | None] = {
+                "consistency_mse": kept.mse,
+                "consistency_mse_bicubic": reference.mse,
+                "consistency_mae": kept.mae,
+                "consistency_sam": kept.sam,
+                "consistency_sam_bicubic": reference.sam,
+                "synthesis": fidelity.synthesis(sr, bicubic, span),
+            }
+            labels = fidelity.correctness_map(sr, hr, bicubic, span)
+            found.update(fidelity.class_fractions(labels))
+            for name, metric in self.values.items():
+                value = found[name]
+                if value is not None:
+                    cast(MeanMetric, metric).update(value)
+            return labels
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Metric name -> value over everything added since the last reset."""
