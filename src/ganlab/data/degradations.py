@@ -43,13 +43,17 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return image
     batched = image if image.ndim == 4 else image[None]
-    channels = batched.shape[1]
     kernel = gaussian_kernel(sigma, batched.dtype).to(batched.device)
     radius = kernel.numel() // 2
     mode = "reflect" if radius < min(batched.shape[-2:]) else "replicate"
-    out = F.pad(batched, (radius, radius, radius, radius), mode=mode)
-    out = F.conv2d(out, kernel.reshape(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
-    out = F.conv2d(out, kernel.reshape(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+    # every band is blurred alike: fold the bands into the batch, so the convs have one fixed
+    # kernel shape (a traced export then does not depend on the band count)
+    height, width = batched.shape[-2:]
+    out = batched.reshape(-1, 1, height, width)
+    out = F.pad(out, (radius, radius, radius, radius), mode=mode)
+    out = F.conv2d(out, kernel.reshape(1, 1, 1, -1))
+    out = F.conv2d(out, kernel.reshape(1, 1, -1, 1))
+    out = out.reshape(batched.shape)
     return out if image.ndim == 4 else out[0]
 
 
