@@ -277,6 +277,7 @@ def test_wrapped_generator_starts_from_the_same_weights_as_the_plain_one() -> No
         ({"Model": {"in_bands": 3, "out_bands": 4}, "Generator": {"global_skip": "none"}},
          "out_bands"),
         ({"Data": {"degradation": {"blur_sigma": [0.5, 1.5]}}}, "blur_sigma is the range"),
+        ({"Training": {"strategy": "fsdp", "precision": "bf16-mixed"}}, "FSDP would cast"),
         ({"Data": {"normalization": {"type": "percentile", "low": [0.0] * 3,
                                      "high": [1.0] * 3, "clip": True}}}, "clips"),
     ],

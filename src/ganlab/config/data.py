@@ -84,6 +84,15 @@ class DegradationConfig(Section):
             )
         return value
 
+    def operator_sigma(self, scale: int) -> float:
+        """The blur sigma (HR pixels) of the deterministic HR -> LR operator at ``scale``: from
+        ``mtf_nyquist`` when set, else ``blur_sigma`` (the middle of a range)."""
+        if self.mtf_nyquist is not None:
+            return mtf_to_sigma(self.mtf_nyquist, scale)
+        if isinstance(self.blur_sigma, float | int):
+            return float(self.blur_sigma)
+        return sum(self.blur_sigma) / 2
+
 
 DATASET_NAMES = ("degrade", "paired", "raster_chips")
 

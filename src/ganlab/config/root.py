@@ -115,12 +115,6 @@ HARD_MIN_MTF = 0.3
 """The strongest blur ``Generator.lr_consistency: hard`` accepts, as MTF at the LR Nyquist."""
 
 
-def fsdp_mixed(config: Config) -> bool:
-    """Whether FSDP would gather parameters (and cast forward inputs) in 16 bits."""
-    precision = config.Training.lightning_precision
-    return config.Training.fsdp.mixed_precision is not None or precision.startswith(("bf16", "16"))
-
-
 def _check_lr_consistency(config: Config) -> None:
     """``Generator.lr_consistency`` needs a fixed linear operator between matching bands and
     normalisers that map physical values affinely and exactly."""
@@ -147,8 +141,8 @@ def _check_lr_consistency(config: Config) -> None:
             f"range {list(blur)}; give one sigma (or mtf_nyquist), or set "
             "Generator.lr_consistency: none"
         )
-    mtf, scale = config.Data.degradation.mtf_nyquist, config.Generator.scaling_factor
-    sigma = float(blur) if mtf is None else mtf_to_sigma(mtf, scale)  # type: ignore[arg-type]
+    scale = config.Generator.scaling_factor
+    sigma = config.Data.degradation.operator_sigma(scale)
     strongest = mtf_to_sigma(HARD_MIN_MTF, scale)
     if mode == "hard" and sigma > strongest + 1e-9:
         raise ValueError(
@@ -156,7 +150,8 @@ def _check_lr_consistency(config: Config) -> None:
             f"the LR Nyquist (sigma {strongest:.3g} at x{scale}), where the projection no longer "
             "converges to the documented bound; use Generator.lr_consistency: soft"
         )
-    if mode == "hard" and config.Training.strategy == "fsdp" and fsdp_mixed(config):
+    training = config.Training
+    if mode == "hard" and training.strategy == "fsdp" and training.fsdp_param_precision:
         raise ValueError(
             f"{key} with Training.strategy fsdp and a 16-bit parameter dtype: FSDP would cast "
             "the LR input the layer compares with to 16 bits; use float32 (Training.precision: "

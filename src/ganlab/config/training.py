@@ -343,6 +343,17 @@ class TrainingConfig(Section):
         return self.channels_last_choice()[0]
 
     @property
+    def fsdp_param_precision(self) -> Literal["bf16", "16"] | None:
+        """16-bit dtype FSDP gathers parameters (and casts forward inputs) in:
+        ``fsdp.mixed_precision``, else that of a bf16/16 ``precision``, else None (float32)."""
+        if self.fsdp.mixed_precision is not None:
+            return self.fsdp.mixed_precision
+        precision = self.lightning_precision
+        if precision.startswith("bf16"):
+            return "bf16"
+        return "16" if precision.startswith("16") else None
+
+    @property
     def adversarial_start(self) -> int:
         """The generator step at which the adversarial phase (and discriminator training) starts."""
         return self.g_pretrain_steps if self.pretrain_g_only else 0

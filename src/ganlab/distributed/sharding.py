@@ -82,17 +82,10 @@ def wrap_targets(names: Iterable[str], networks: Iterable[nn.Module]) -> list[nn
 
 
 def fsdp_param_dtype(config: Config) -> torch.dtype | None:
-    """Dtype of the gathered parameters in forward/backward: ``Training.fsdp.mixed_precision``,
-    else bf16/float16 when ``Training.precision`` is a bf16/16 one, else None (no policy)."""
-    choice = config.Training.fsdp.mixed_precision
-    if choice is not None:
-        return FSDP_DTYPES[choice]
-    precision = config.Training.lightning_precision
-    if precision.startswith("bf16"):
-        return torch.bfloat16
-    if precision.startswith("16"):
-        return torch.float16
-    return None
+    """Dtype of the gathered parameters in forward/backward (``Training.fsdp_param_precision``:
+    ``fsdp.mixed_precision``, else that of a bf16/16 ``precision``), or None (no policy)."""
+    choice = config.Training.fsdp_param_precision
+    return None if choice is None else FSDP_DTYPES[choice]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from ganlab.models.generators.consistency import (
     LRConsistentGenerator,
     LRProjection,
     SensorOperator,
-    mtf_sigma,
 )
 from ganlab.models.generators.lka import LKANet
 from ganlab.models.generators.rcan import RCAN
@@ -30,20 +29,17 @@ from ganlab.models.generators.swinir import SwinIR
 def sensor_operator(config: Config) -> SensorOperator:
     """The HR -> LR operator of the data: ``Data.degradation`` blur (``mtf_nyquist``, one
     ``blur_sigma``, or the middle of a ``blur_sigma`` range), then ``Data.downsample``."""
-    spec, scale = config.Data.degradation, config.Generator.scaling_factor
-    blur = spec.blur_sigma if isinstance(spec.blur_sigma, float | int) else sum(spec.blur_sigma) / 2
-    sigma = mtf_sigma(spec.mtf_nyquist, blur, scale)
+    scale = config.Generator.scaling_factor
+    sigma = config.Data.degradation.operator_sigma(scale)
     return SensorOperator(scale, config.Data.downsample, sigma)
 
 
-def _consistency_kwargs(config: Config) -> dict[str, Any]:
+def _normaliser_maps(config: Config) -> dict[str, Any]:
+    """The LR and HR normalisers' per-band affine maps and the iterations of the projection."""
     norm = config.Data.normalization
     lr_offset, lr_scale, _ = affine_parameters(norm.branch("lr"))
     hr_offset, hr_scale, _ = affine_parameters(norm.branch("hr"))
-    operator = sensor_operator(config)
     return dict(
-        downsample=operator.method,
-        blur_sigma=operator.blur_sigma,
         lr_offset=lr_offset,
         lr_scale=lr_scale,
         hr_offset=hr_offset,
@@ -55,11 +51,7 @@ def _consistency_kwargs(config: Config) -> dict[str, Any]:
 def lr_projection(config: Config) -> LRProjection:
     """The projection of ``Generator.lr_consistency`` (hard: inside the generator; soft: its
     residual is the loss term) for the config's operator and normalisers."""
-    kwargs = _consistency_kwargs(config)
-    operator = SensorOperator(
-        config.Generator.scaling_factor, kwargs.pop("downsample"), kwargs.pop("blur_sigma")
-    )
-    return LRProjection(operator, config.Model.in_bands, **kwargs)
+    return LRProjection(sensor_operator(config), config.Model.in_bands, **_normaliser_maps(config))
 
 
 def build_generator(config: Config) -> nn.Module:
@@ -77,7 +69,13 @@ def build_generator(config: Config) -> nn.Module:
         )
     description = {"generator_class": f"{cls.__module__}:{cls.__qualname__}",
                    "init_kwargs": init_kwargs}  # fmt: skip
-    wrapped = LRConsistentGenerator(description, **_consistency_kwargs(config))
+    operator = sensor_operator(config)
+    wrapped = LRConsistentGenerator(
+        description,
+        downsample=operator.method,
+        blur_sigma=operator.blur_sigma,
+        **_normaliser_maps(config),
+    )
     wrapped.network.load_state_dict(network.state_dict())
     return wrapped
 

@@ -24,6 +24,7 @@ lr_consistency: hard``); the weights are those of the wrapped network under ``ne
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab.data.degradations import gaussian_blur, mtf_to_sigma
+from ganlab.data.degradations import gaussian_blur
 from ganlab.data.transforms import downsample
 from ganlab.models.recording import RecordsInitArgs
 from ganlab.registry import import_object
@@ -186,20 +187,11 @@ def _autocast_on(like: torch.Tensor) -> bool:
     return bool(torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind))
 
 
-class _full_precision:
-    """Disable autocast around the projection: blur convs in bf16 would undo its precision."""
-
-    def __init__(self, like: torch.Tensor) -> None:
-        on = _autocast_on(like)
-        self._context = torch.autocast(like.device.type, enabled=False) if on else None
-
-    def __enter__(self) -> None:
-        if self._context is not None:
-            self._context.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._context is not None:
-            self._context.__exit__(*exc)
+def _full_precision(like: torch.Tensor) -> contextlib.AbstractContextManager[object]:
+    """Autocast off around the projection (blur convs in bf16 would undo its precision)."""
+    if _autocast_on(like):
+        return torch.autocast(like.device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def nested_generator_classes(init_kwargs: Mapping[str, Any]) -> list[str]:
@@ -296,16 +288,10 @@ class LRConsistentGenerator(RecordsInitArgs, nn.Module):
         return self.projection(self.network(lr), lr)
 
 
-def mtf_sigma(mtf_nyquist: float | None, blur_sigma: float, scale: int) -> float:
-    """The blur sigma of the operator: from ``mtf_nyquist`` when set, else ``blur_sigma``."""
-    return mtf_to_sigma(mtf_nyquist, scale) if mtf_nyquist is not None else float(blur_sigma)
-
-
 __all__ = [
     "WRAPPED_PREFIX",
     "LRConsistentGenerator",
     "LRProjection",
     "SensorOperator",
-    "mtf_sigma",
     "nested_generator_classes",
 ]
