@@ -55,10 +55,6 @@ def psnr_gain(row: dict[str, torch.Tensor]) -> float | None:
     return float((10 * torch.log10(bicubic_mse.clamp_min(tiny) / sr_mse.clamp_min(tiny))).mean())
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
 def render_panel(rows: list[dict[str, torch.Tensor]], bands: list[int], scale: int) -> Image.Image:
     """One RGB image of ``rows`` of ``{lr, bicubic, sr, hr, correctness}`` ``[C, H, W]`` tensors
     (``bicubic`` is left out when LR and SR band counts differ; ``correctness``, the labels of
@@ -70,7 +66,7 @@ def render_panel(rows: list[dict[str, torch.Tensor]], bands: list[int], scale: i
     colours improvement green, omission grey, hallucination vermillion, unclassified near black.
     """
     width = rows[0]["hr"].shape[-1]
-    font = _font(max(9, min(14, width // 9)))
+    font = ImageFont.load_default(size=max(9, min(14, width // 9)))
     line_height = int(font.size if hasattr(font, "size") else 11) + 6
     columns = ["lr", *(["bicubic"] if "bicubic" in rows[0] else []), "sr", "hr"]
     if "correctness" in rows[0]:
