@@ -83,6 +83,20 @@ def test_quality_trains_both_modes_and_compares_with_bicubic(results_in_tmp: Pat
     assert stored(results_in_tmp, "quality") == runs
 
 
+def test_quality_compares_lr_consistency_settings_with_fidelity_figures(
+    results_in_tmp: Path,
+) -> None:
+    sets = [word for item in TINY for word in ("--set", item)]
+    args = ("--steps", "2", "--modes", "joint", "--lr-consistency", "none", "hard")
+    runs = run_script("benchmarks/quality.py", *args, *sets)[:-1]
+    assert [row["lr_consistency"] for row in runs] == ["none", "hard"]
+    for row in runs:
+        fractions = [row["improvement"], row["omission"], row["hallucination"]]
+        assert sum(fractions) == pytest.approx(1.0, abs=1e-4)  # type: ignore[arg-type]
+        assert {"consistency_psnr_bicubic", "consistency_sam", "synthesis"} <= set(row)
+    assert runs[1]["consistency_psnr"] > 100 > runs[0]["consistency_psnr"]  # type: ignore[operator]
+
+
 def test_quality_length_overrides_keep_the_phases_in_proportion() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from quality import budget, length_overrides
